@@ -1,0 +1,316 @@
+"""Every SQL statement of the SQLite backend, one named constant per transition or read.
+
+Values are always bound (``:name``); nothing here is assembled at run time. Timestamps
+are INTEGER microseconds since the Unix epoch; ``:now`` is the caller's "now" (the
+store's clock when the caller passed ``None``). Each write statement sets
+``state_changed_at = :now`` so the triggers of ``0001_init.sql`` stamp the lifecycle
+event they append. Queue and id lists are bound as one JSON array and expanded with
+``json_each``, so one prepared statement serves any list length.
+
+``INDEXED BY`` pins the statements whose speed depends on a partial index: without
+statistics SQLite's planner prefers the general ``jobs_state`` index, which turns a
+LIMIT-bounded walk into a scan of every job in that state. It is also an assertion:
+SQLite refuses to run the statement if the index stopped being usable.
+"""
+
+# --- connection and transaction control ----------------------------------------------
+
+# WAL lets readers run beside the one writer; synchronous=NORMAL in WAL loses no
+# committed transaction on a crash of the process (only on power loss of the machine).
+CONFIGURE_CONNECTION = """
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+"""
+
+# Every transition: take the write lock at BEGIN (waiting up to busy_timeout), so a
+# transaction never fails half-way on a lock upgrade.
+BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
+# Migrations: the blocking lock of STYLE.md section 1.4.
+BEGIN_EXCLUSIVE = "BEGIN EXCLUSIVE"
+COMMIT = "COMMIT"
+ROLLBACK = "ROLLBACK"
+
+# wakeups: a counter that changes when another connection commits. Cheap: no table read.
+DATA_VERSION = "PRAGMA data_version"
+
+# --- migrations bookkeeping -----------------------------------------------------------
+
+CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS conveyor_migrations (
+    name       TEXT PRIMARY KEY,
+    applied_at INTEGER NOT NULL
+)
+"""
+LIST_APPLIED_MIGRATIONS = "SELECT name FROM conveyor_migrations ORDER BY name"
+RECORD_MIGRATION = "INSERT INTO conveyor_migrations (name, applied_at) VALUES (:name, :applied_at)"
+
+# --- enqueue --------------------------------------------------------------------------
+
+# enqueue: (nothing) -> queued | scheduled. The only conflict handled is the unique index
+# jobs_idempotency, so of concurrent submissions with one (tenant, key) exactly one row
+# is inserted, across processes; the losers read the winner with
+# FIND_BY_IDEMPOTENCY_KEY. A duplicate id is a caller bug and still fails.
+ENQUEUE_JOB = """
+INSERT INTO jobs (
+    id, type, state, payload, reason, max_attempts, queue, priority, tenant,
+    idempotency_key, created_at, run_at, expire_at, state_changed_at
+) VALUES (
+    :id, :type, :state, :payload, 'enqueued', :max_attempts, :queue, :priority, :tenant,
+    :idempotency_key, :now, :run_at, :expire_at, :now
+)
+ON CONFLICT (idempotency_key, coalesce(tenant, '')) WHERE idempotency_key IS NOT NULL
+DO NOTHING
+"""
+
+# The job holding an idempotency key in a tenant's scope. Index: jobs_idempotency (the
+# expression coalesce(tenant, '') must stay spelled as in the index).
+FIND_BY_IDEMPOTENCY_KEY = """
+SELECT * FROM jobs
+WHERE idempotency_key = :idempotency_key AND coalesce(tenant, '') = coalesce(:tenant, '')
+"""
+
+# --- claim (three statements, one transaction) ----------------------------------------
+
+# claim step 1, waiting -> cancelled (reason expired): jobs of the claimed queues whose
+# expire_at passed before they started. Index: jobs_expiry; the state list must match
+# the index's WHERE clause word for word for SQLite to use the partial index.
+EXPIRE_FOR_CLAIM = """
+UPDATE jobs INDEXED BY jobs_expiry
+SET state = 'cancelled', reason = 'expired', finished_at = :now, state_changed_at = :now
+WHERE expire_at IS NOT NULL AND state IN ('scheduled', 'queued', 'retrying')
+  AND queue IN (SELECT value FROM json_each(:queues))
+  AND expire_at <= :now
+"""
+
+# claim step 2, scheduled | retrying -> queued (reason due) for the claimed queues.
+# Index: jobs_due_by_queue (same WHERE-clause rule as above).
+PROMOTE_DUE_FOR_CLAIM = """
+UPDATE jobs INDEXED BY jobs_due_by_queue
+SET state = 'queued', reason = 'due', state_changed_at = :now
+WHERE state IN ('scheduled', 'retrying')
+  AND queue IN (SELECT value FROM json_each(:queues))
+  AND run_at <= :now
+"""
+
+# claim step 3, queued -> running with a fresh lease. Index: jobs_claim. Per queue the
+# index yields rows already in (priority DESC, run_at, id) order, so SQLite's sorter
+# stops reading a queue once it cannot improve the top LIMIT: the cost follows LIMIT
+# times the number of queues, not the backlog. RETURNING order is unspecified; the
+# backend sorts the (at most LIMIT) rows it gets back.
+CLAIM_BATCH = """
+UPDATE jobs
+SET state = 'running', reason = 'claimed', attempts = attempts + 1,
+    lease_token = :lease_token, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+    started_at = :now, state_changed_at = :now
+WHERE id IN (
+    SELECT id FROM jobs INDEXED BY jobs_claim
+    WHERE state = 'queued'
+      AND queue IN (SELECT value FROM json_each(:queues))
+      AND run_at <= :now
+    ORDER BY priority DESC, run_at, id
+    LIMIT :limit
+)
+RETURNING id, type, payload, attempts, max_attempts, queue, priority, tenant,
+          idempotency_key, run_at
+"""
+
+# --- running jobs: every step is fenced by (state, lease_token) -----------------------
+
+# heartbeat: running -> running with a later lease_expires_at. Index: primary key.
+EXTEND_LEASE = """
+UPDATE jobs SET lease_expires_at = :lease_expires_at
+WHERE id = :id AND state = 'running' AND lease_token = :lease_token
+"""
+
+# finish: running -> succeeded | retrying | dead | cancelled | queued, as the executor
+# decided. Index: primary key. The lease is cleared so a late heartbeat or a second
+# finish from the same owner matches nothing. worker_id stays as history.
+FINISH_JOB = """
+UPDATE jobs
+SET state = :state, reason = :reason, result = :result, error = :error,
+    finished_at = :finished_at, run_at = coalesce(:run_at, run_at),
+    lease_token = NULL, lease_expires_at = NULL, state_changed_at = :now
+WHERE id = :id AND state = 'running' AND lease_token = :lease_token
+"""
+
+# finish, second half when the worker sent an error: the full error on the attempt that
+# just ended (the trigger jobs_attempt_finished stored only the summary). Index: the
+# attempts primary key.
+RECORD_ATTEMPT_ERROR = """
+UPDATE attempts
+SET error_type = :error_type, error_message = :error_message, traceback = :traceback
+WHERE job_id = :id AND number = (SELECT attempts FROM jobs WHERE id = :id)
+"""
+
+# Of the given running jobs, those whose cancellation was requested. Index: primary key.
+LIST_CANCEL_REQUESTS = """
+SELECT id FROM jobs
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'running' AND cancel_requested = 1
+"""
+
+# reap: running -> queued (attempts left) | dead, reason lease_expired, for leases that
+# expired. Index: jobs_lease.
+REAP_EXPIRED_LEASES = """
+UPDATE jobs
+SET state = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'dead' END,
+    reason = 'lease_expired',
+    run_at = CASE WHEN attempts < max_attempts THEN :now ELSE run_at END,
+    finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE :now END,
+    error = :error,
+    lease_token = NULL, lease_expires_at = NULL, state_changed_at = :now
+WHERE id IN (
+    SELECT id FROM jobs INDEXED BY jobs_lease
+    WHERE state = 'running' AND lease_expires_at < :now
+    ORDER BY lease_expires_at
+    LIMIT :limit
+)
+RETURNING id
+"""
+
+# --- scheduler duties -----------------------------------------------------------------
+
+# promote: scheduled | retrying -> queued (reason due), every queue, oldest first.
+# Index: jobs_due.
+PROMOTE_DUE = """
+UPDATE jobs
+SET state = 'queued', reason = 'due', state_changed_at = :now
+WHERE id IN (
+    SELECT id FROM jobs INDEXED BY jobs_due
+    WHERE state IN ('scheduled', 'retrying') AND run_at <= :now
+    ORDER BY run_at
+    LIMIT :limit
+)
+"""
+
+# prune: delete terminal jobs finished before :older_than; the trigger jobs_deleted
+# removes their attempts and events. Index: jobs_finished.
+PRUNE_FINISHED = """
+DELETE FROM jobs
+WHERE id IN (
+    SELECT id FROM jobs INDEXED BY jobs_finished
+    WHERE finished_at IS NOT NULL AND finished_at < :older_than
+      AND state IN ('succeeded', 'dead', 'cancelled')
+    ORDER BY finished_at
+    LIMIT :limit
+)
+"""
+
+# --- operator actions -----------------------------------------------------------------
+
+# cancel: scheduled | queued | retrying | blocked -> cancelled. Index: primary key.
+CANCEL_WAITING = """
+UPDATE jobs
+SET state = 'cancelled', reason = :reason, finished_at = :now, state_changed_at = :now
+WHERE id = :id AND state IN ('scheduled', 'queued', 'retrying', 'blocked')
+"""
+
+# cancel of a running job: only raise the flag; the worker that holds the lease sees it
+# through LIST_CANCEL_REQUESTS and finishes the transition. Index: primary key.
+REQUEST_CANCEL = """
+UPDATE jobs SET cancel_requested = 1
+WHERE id = :id AND state = 'running' AND cancel_requested = 0
+"""
+
+# The event for REQUEST_CANCEL: not a state change, so no trigger appends it.
+APPEND_CANCEL_REQUESTED_EVENT = """
+INSERT INTO events (job_id, at, kind, state, reason)
+VALUES (:id, :now, 'cancel_requested', 'running', :reason)
+"""
+
+# manual retry: dead -> queued (reason manual_retry) with room for one more attempt.
+# Index: primary key.
+REQUEUE_DEAD = """
+UPDATE jobs
+SET state = 'queued', reason = 'manual_retry', run_at = :now, finished_at = NULL,
+    error = NULL, cancel_requested = 0, max_attempts = max(max_attempts, attempts + 1),
+    state_changed_at = :now
+WHERE id = :id AND state = 'dead'
+"""
+
+# delete: a terminal job (the trigger jobs_deleted removes its history). Index: primary key.
+DELETE_FINISHED_JOB = """
+DELETE FROM jobs WHERE id = :id AND state IN ('succeeded', 'dead', 'cancelled')
+RETURNING *
+"""
+
+# --- reads ----------------------------------------------------------------------------
+
+GET_JOB = "SELECT * FROM jobs WHERE id = :id"
+
+# list_jobs, newest first, keyset-paginated on id (:before is the previous page's last
+# id, or a value above every id). The driving filter picks the statement, so each one
+# walks one index in id order; the other filters are checked on the rows it visits.
+
+# Index: primary key.
+LIST_JOBS = """
+SELECT * FROM jobs
+WHERE id < :before
+  AND (:state IS NULL OR state = :state) AND (:type IS NULL OR type = :type)
+  AND (:queue IS NULL OR queue = :queue) AND (:tenant IS NULL OR tenant = :tenant)
+ORDER BY id DESC
+LIMIT :limit
+"""
+
+# Index: jobs_state.
+LIST_JOBS_BY_STATE = """
+SELECT * FROM jobs
+WHERE state = :state AND id < :before
+  AND (:type IS NULL OR type = :type)
+  AND (:queue IS NULL OR queue = :queue) AND (:tenant IS NULL OR tenant = :tenant)
+ORDER BY id DESC
+LIMIT :limit
+"""
+
+# Index: jobs_type.
+LIST_JOBS_BY_TYPE = """
+SELECT * FROM jobs
+WHERE type = :type AND id < :before
+  AND (:state IS NULL OR state = :state)
+  AND (:queue IS NULL OR queue = :queue) AND (:tenant IS NULL OR tenant = :tenant)
+ORDER BY id DESC
+LIMIT :limit
+"""
+
+# Index: jobs_tenant.
+LIST_JOBS_BY_TENANT = """
+SELECT * FROM jobs
+WHERE tenant = :tenant AND id < :before
+  AND (:state IS NULL OR state = :state) AND (:type IS NULL OR type = :type)
+  AND (:queue IS NULL OR queue = :queue)
+ORDER BY id DESC
+LIMIT :limit
+"""
+
+# Index: jobs_idempotency (a key matches at most one job per tenant).
+LIST_JOBS_BY_IDEMPOTENCY_KEY = """
+SELECT * FROM jobs
+WHERE idempotency_key = :idempotency_key AND id < :before
+  AND (:state IS NULL OR state = :state) AND (:type IS NULL OR type = :type)
+  AND (:queue IS NULL OR queue = :queue) AND (:tenant IS NULL OR tenant = :tenant)
+ORDER BY id DESC
+LIMIT :limit
+"""
+
+# Index: the attempts primary key.
+LIST_ATTEMPTS = """
+SELECT job_id, number, started_at, finished_at, outcome, error_type, error_message,
+       traceback, worker_id
+FROM attempts WHERE job_id = :job_id ORDER BY number
+"""
+
+# Index: the events primary key.
+READ_EVENTS = """
+SELECT id, job_id, at, kind, state, reason, data FROM events
+WHERE id > :after ORDER BY id LIMIT :limit
+"""
+
+# Index: events_job.
+READ_JOB_EVENTS = """
+SELECT id, job_id, at, kind, state, reason, data FROM events
+WHERE job_id = :job_id AND id > :after ORDER BY id LIMIT :limit
+"""
+
+# A full scan of jobs; bounded by pruning (terminal jobs leave after their TTL).
+COUNT_JOBS_BY_QUEUE_AND_STATE = """
+SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
+"""

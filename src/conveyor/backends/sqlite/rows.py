@@ -1,0 +1,148 @@
+"""Conversions between SQLite rows and conveyor's models.
+
+Timestamps are stored as INTEGER microseconds since the Unix epoch and come out as
+aware UTC datetimes; JSON columns come out decoded. Listing cursors are opaque
+strings wrapping the last id of a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import sqlite3
+from typing import Any
+
+from conveyor.backends.base import NewJob
+from conveyor.errors import InvalidCursorError
+from conveyor.models import Attempt, Event, Job
+from conveyor.states import JobState
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_US = dt.timedelta(microseconds=1)
+_CURSOR_PREFIX = "job:"
+
+
+def to_us(value: dt.datetime, *, name: str = "datetime") -> int:
+    """Microseconds since the epoch of an aware datetime. Raises ``ValueError`` for a
+    naive one (its zone would be a guess)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime (UTC), got the naive {value!r}")
+    return (value - _EPOCH) // _ONE_US
+
+
+def optional_to_us(value: dt.datetime | None, *, name: str) -> int | None:
+    return None if value is None else to_us(value, name=name)
+
+
+def from_us(value: int) -> dt.datetime:
+    """The aware UTC datetime of a stored timestamp (exact: no float on the way)."""
+    return _EPOCH + dt.timedelta(microseconds=value)
+
+
+def optional_from_us(value: int | None) -> dt.datetime | None:
+    return None if value is None else _EPOCH + dt.timedelta(microseconds=value)
+
+
+def job_from_row(row: sqlite3.Row) -> Job:
+    """A ``Job`` from a ``SELECT * FROM jobs`` row."""
+    result = row["result"]
+    return Job(
+        id=row["id"],
+        type=row["type"],
+        state=JobState(row["state"]),
+        payload=json.loads(row["payload"]),
+        result=None if result is None else json.loads(result),
+        error=row["error"],
+        reason=row["reason"],
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        queue=row["queue"],
+        priority=row["priority"],
+        tenant=row["tenant"],
+        idempotency_key=row["idempotency_key"],
+        cancel_requested=bool(row["cancel_requested"]),
+        created_at=from_us(row["created_at"]),
+        run_at=from_us(row["run_at"]),
+        started_at=optional_from_us(row["started_at"]),
+        finished_at=optional_from_us(row["finished_at"]),
+        expire_at=optional_from_us(row["expire_at"]),
+        lease_expires_at=optional_from_us(row["lease_expires_at"]),
+        worker_id=row["worker_id"],
+    )
+
+
+def job_from_new(job: NewJob, *, state: JobState, now_us: int, run_at_us: int) -> Job:
+    """The ``Job`` that ``ENQUEUE_JOB`` just stored for ``job``, built without reading
+    it back (the values are exactly those bound into the insert)."""
+    return Job(
+        id=job.id,
+        type=job.type,
+        state=state,
+        payload=json.loads(job.payload_json),
+        reason="enqueued",
+        max_attempts=job.max_attempts,
+        queue=job.queue,
+        priority=job.priority,
+        tenant=job.tenant,
+        idempotency_key=job.idempotency_key,
+        created_at=from_us(now_us),
+        run_at=from_us(run_at_us),
+        expire_at=None if job.expire_at is None else from_us(to_us(job.expire_at)),
+    )
+
+
+def attempt_from_row(row: sqlite3.Row) -> Attempt:
+    """An ``Attempt`` from a ``LIST_ATTEMPTS`` row."""
+    return Attempt(
+        job_id=row["job_id"],
+        number=row["number"],
+        started_at=from_us(row["started_at"]),
+        finished_at=optional_from_us(row["finished_at"]),
+        outcome=row["outcome"],
+        error_type=row["error_type"],
+        error_message=row["error_message"],
+        traceback=row["traceback"],
+        worker_id=row["worker_id"],
+    )
+
+
+def event_from_row(row: sqlite3.Row) -> Event:
+    """An ``Event`` from a ``READ_EVENTS`` row."""
+    state = row["state"]
+    data: dict[str, Any] = json.loads(row["data"])
+    return Event(
+        id=row["id"],
+        job_id=row["job_id"],
+        at=from_us(row["at"]),
+        kind=row["kind"],
+        state=None if state is None else JobState(state),
+        reason=row["reason"],
+        data=data,
+    )
+
+
+def encode_cursor(last_id: str) -> str:
+    """The opaque cursor that resumes a listing after the job ``last_id``."""
+    raw = (_CURSOR_PREFIX + last_id).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The job id inside a cursor from ``encode_cursor``.
+
+    Raises ``InvalidCursorError`` for anything this backend did not produce.
+    """
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        raise InvalidCursorError(
+            f"Invalid cursor {cursor!r}: pass back the next_cursor of a previous page"
+        ) from exc
+    if not raw.startswith(_CURSOR_PREFIX) or len(raw) == len(_CURSOR_PREFIX):
+        raise InvalidCursorError(
+            f"Invalid cursor {cursor!r}: pass back the next_cursor of a previous page"
+        )
+    return raw[len(_CURSOR_PREFIX) :]

@@ -1,0 +1,70 @@
+"""Query-plan guards for the SQLite store: the statements on the hot path and the
+scheduler's duties walk their index instead of scanning ``jobs`` (pgqueuer's EXPLAIN
+guard). Store-specific on purpose: the conformance suite never looks inside a store."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conveyor.backends import open_backend
+from conveyor.backends.sqlite import queries
+
+# statement -> the index its plan must use
+EXPECTED_INDEX = {
+    "CLAIM_BATCH": "jobs_claim",
+    "EXPIRE_FOR_CLAIM": "jobs_expiry",
+    "PROMOTE_DUE_FOR_CLAIM": "jobs_due_by_queue",
+    "PROMOTE_DUE": "jobs_due",
+    "REAP_EXPIRED_LEASES": "jobs_lease",
+    "PRUNE_FINISHED": "jobs_finished",
+    "FIND_BY_IDEMPOTENCY_KEY": "jobs_idempotency",
+    "LIST_JOBS_BY_STATE": "jobs_state",
+    "LIST_JOBS_BY_TYPE": "jobs_type",
+    "LIST_JOBS_BY_TENANT": "jobs_tenant",
+    "LIST_JOBS_BY_IDEMPOTENCY_KEY": "jobs_idempotency",
+    "READ_JOB_EVENTS": "events_job",
+}
+
+_BINDINGS: dict[str, object] = {
+    "queues": '["default", "emails"]',
+    "ids": '["a", "b"]',
+    "now": 1_000_000,
+    "limit": 100,
+    "lease_token": "token",
+    "lease_expires_at": 2_000_000,
+    "worker_id": "worker",
+    "older_than": 1_000_000,
+    "error": None,
+    "state": "queued",
+    "type": "t",
+    "queue": None,
+    "tenant": "acme",
+    "idempotency_key": "k",
+    "before": "\U0010ffff",
+    "after": 0,
+    "job_id": "a",
+    "id": "a",
+}
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> Path:
+    path = tmp_path / "plans.db"
+    backend = open_backend(f"sqlite:///{path}")
+    await backend.open()
+    await backend.close()
+    return path
+
+
+@pytest.mark.parametrize(("name", "index"), sorted(EXPECTED_INDEX.items()))
+def test_statement_uses_its_index(database: Path, name: str, index: str) -> None:
+    statement = getattr(queries, name)
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        plan = [row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + statement, _BINDINGS)]
+
+    assert any(f"INDEX {index} " in step or step.endswith(f"INDEX {index}") for step in plan), plan
+    assert not any(step.startswith("SCAN jobs") for step in plan), plan
