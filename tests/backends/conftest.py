@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.backends.conformance import BackendFactory
 
 from conveyor.backends import open_backend
 from conveyor.backends.base import Backend
+from tests.backends.conformance import BackendFactory
 
 #: Every store the suite runs on.
 STORES = ["sqlite"]

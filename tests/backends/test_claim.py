@@ -3,6 +3,8 @@ first in the same step; promote_due on its own."""
 
 from __future__ import annotations
 
+from conveyor.backends.base import Backend, ClaimParams
+from conveyor.states import JobState
 from tests.backends.conformance import (
     LEASE_SECONDS,
     T0,
@@ -15,9 +17,6 @@ from tests.backends.conformance import (
     outcome,
     require,
 )
-
-from conveyor.backends.base import Backend, ClaimParams
-from conveyor.states import JobState
 
 
 async def test_claim_moves_queued_to_running_with_a_lease(backend: Backend) -> None:

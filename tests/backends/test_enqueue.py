@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.backends.conformance import T0, BackendFactory, at, enqueue, events_of, new_job
-
 from conveyor.backends.base import Backend, JobQuery
 from conveyor.states import JobState
+from tests.backends.conformance import T0, BackendFactory, at, enqueue, events_of, new_job
 
 
 async def test_job_without_run_at_is_queued_with_defaults(backend: Backend) -> None:

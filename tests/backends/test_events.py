@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from tests.backends.conformance import T0, at, claim, enqueue, events_of, new_job, outcome, require, start
-
 from conveyor.backends.base import Backend, ErrorInfo
 from conveyor.states import JobState
+from tests.backends.conformance import (
+    T0,
+    at,
+    claim,
+    enqueue,
+    events_of,
+    new_job,
+    outcome,
+    require,
+    start,
+)
 
 
 async def test_a_job_life_appends_one_event_per_transition(backend: Backend) -> None:

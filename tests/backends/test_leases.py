@@ -3,6 +3,8 @@ lease token fences every later step of a worker that lost its job."""
 
 from __future__ import annotations
 
+from conveyor.backends.base import Backend, Lease, LeaseParams
+from conveyor.states import JobState
 from tests.backends.conformance import (
     LEASE_SECONDS,
     T0,
@@ -15,9 +17,6 @@ from tests.backends.conformance import (
     require,
     start,
 )
-
-from conveyor.backends.base import Backend, Lease, LeaseParams
-from conveyor.states import JobState
 
 
 def _lease_params(*leases: Lease, now_seconds: float, lease_seconds: float = 60) -> LeaseParams:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tests.backends.conformance import T0, enqueue, job_in_state, new_job
 
 from conveyor.backends.base import Backend, JobQuery
 from conveyor.errors import InvalidCursorError
 from conveyor.models import Job
 from conveyor.states import JobState
+from tests.backends.conformance import T0, enqueue, job_in_state, new_job
 
 
 async def _all_pages(backend: Backend, query: JobQuery) -> tuple[list[Job], int]:

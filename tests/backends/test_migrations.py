@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.backends.conformance import T0, BackendFactory, enqueue
-
 from conveyor.backends import open_backend
 from conveyor.backends.base import Backend
+from tests.backends.conformance import T0, BackendFactory, enqueue
 
 
 async def test_migrate_on_a_current_store_applies_nothing(backend: Backend) -> None:

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.backends.conformance import LEASE_SECONDS, T0, BackendFactory, at, claim, new_job, outcome
-
 from conveyor.backends.base import Backend, ClaimedJob, JobQuery
 from conveyor.states import JobState
+from tests.backends.conformance import (
+    LEASE_SECONDS,
+    T0,
+    BackendFactory,
+    at,
+    claim,
+    new_job,
+    outcome,
+)
 
 CLAIMERS = 4
 

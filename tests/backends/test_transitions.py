@@ -7,6 +7,9 @@ from __future__ import annotations
 import secrets
 
 import pytest
+
+from conveyor.backends.base import Backend, ErrorInfo, Outcome
+from conveyor.states import TERMINAL_STATES, WAITING_STATES, JobState
 from tests.backends.conformance import (
     REACHABLE_STATES,
     T0,
@@ -21,9 +24,6 @@ from tests.backends.conformance import (
     require,
     start,
 )
-
-from conveyor.backends.base import Backend, ErrorInfo, Outcome
-from conveyor.states import TERMINAL_STATES, WAITING_STATES, JobState
 
 BOOM = ErrorInfo(type="ValueError", message="boom", traceback="Traceback (most recent call last)")
 

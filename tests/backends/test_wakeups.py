@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.backends.conformance import T0, closing, enqueue, new_job
-
 from conveyor.backends.base import Backend
+from tests.backends.conformance import T0, closing, enqueue, new_job
 
 #: A change must wake an idle iterator within this many seconds (safety net: 1 s).
 PROMPT = 0.8

@@ -53,14 +53,18 @@ def path_from_url(url: str) -> str:
     return path
 
 
-def connect(path: str, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
+def connect(
+    path: str, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, configure: bool = True
+) -> sqlite3.Connection:
     """Open ``path`` (created if missing) with conveyor's settings.
 
     The connection is in autocommit mode (``isolation_level=None``): every transaction
     is an explicit ``BEGIN`` issued by this package. ``check_same_thread`` is off
     because the thread that opens a connection is not always the one that uses it;
     each owner confines or locks its connection. ``busy_timeout`` is how long a
-    statement waits for another connection's lock. Raises ``StoreUnavailableError`` naming the
+    statement waits for another connection's lock. ``configure=False`` skips the
+    PRAGMAs, for a connection that only reads counters of a store already opened
+    (WAL mode is a property of the file, kept once set). Raises ``StoreUnavailableError`` naming the
     path and the fix when the file cannot be opened or written.
     """
     _check_access(path)
@@ -74,11 +78,12 @@ def connect(path: str, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3
         )
     except sqlite3.Error as exc:
         raise translate_error(exc, path) from exc
-    try:
-        connection.executescript(queries.CONFIGURE_CONNECTION)
-    except sqlite3.Error as exc:
-        connection.close()
-        raise translate_error(exc, path) from exc
+    if configure:
+        try:
+            connection.executescript(queries.CONFIGURE_CONNECTION)
+        except sqlite3.Error as exc:
+            connection.close()
+            raise translate_error(exc, path) from exc
     connection.row_factory = sqlite3.Row
     return connection
 
@@ -115,29 +120,42 @@ def _writable(path: Path) -> bool:
 
 
 def translate_error(exc: sqlite3.Error, path: str) -> StoreError:
-    """The ``conveyor.errors`` type for a driver error on the store at ``path``."""
+    """The ``conveyor.errors`` type for a driver error on the store at ``path``.
+
+    Judged by SQLite's primary result code (errors raised by the Python module itself,
+    such as use of a closed connection, carry none and become plain ``StoreError``).
+    """
     message = str(exc)
-    lowered = message.lower()
-    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    if primary in _CANNOT_WRITE:
         return StoreUnavailableError(
             f"Cannot write the SQLite store {path!r} ({message}). SQLite needs write access "
             f"to the file and to its directory {str(Path(path).parent)!r}, where it creates "
-            f"the -wal and -shm files: fix the permissions, or use a sqlite:/// URL in a "
+            "the -wal and -shm files: fix the permissions, or use a sqlite:/// URL in a "
             "writable directory."
         )
-    if "not a database" in lowered or "malformed" in lowered:
+    if primary in _NOT_A_DATABASE:
         return StoreUnavailableError(
             f"The file {path!r} is not a usable SQLite database ({message}). Point the "
             "store URL at a new file, or restore this one from a backup."
         )
-    if "locked" in lowered or "busy" in lowered:
+    if primary in _LOCKED:
         return StoreUnavailableError(
             f"The SQLite store {path!r} stayed locked by another connection for more than "
             f"{BUSY_TIMEOUT_SECONDS:g}s ({message}). Look for a stuck process holding it."
         )
-    if "disk" in lowered or "full" in lowered or isinstance(exc, sqlite3.OperationalError):
+    if primary in _UNAVAILABLE:
         return StoreUnavailableError(f"The SQLite store {path!r} failed: {message}")
     return StoreError(f"The SQLite store {path!r} rejected an operation: {message}")
+
+
+_CANNOT_WRITE = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM})
+_NOT_A_DATABASE = frozenset({sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT})
+_LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_UNAVAILABLE = frozenset(
+    {sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_NOLFS, sqlite3.SQLITE_PROTOCOL}
+)
 
 
 @contextmanager

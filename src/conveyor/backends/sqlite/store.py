@@ -1,10 +1,14 @@
-"""The synchronous side of the SQLite backend: the connections and every transition.
+"""The synchronous side of the SQLite backend: its connection and every transition.
 
 ``SQLiteStore`` is thread-confined: it is created, used and closed only on the
-backend's single executor thread, so its connections need no locking. Each write
+backend's single executor thread, so its connection needs no locking. Each write
 method is exactly one ``BEGIN IMMEDIATE`` transaction, conditioned on the job's state
 (and lease token for running jobs), and returns what actually changed. Timestamps
 arrive as integer microseconds, already resolved against the store's clock.
+
+``attempts`` counts attempts started: a lease given back at shutdown (outcome
+``queued``) or lost to the reaper still counts, so a job that keeps crashing its
+worker ends in ``dead`` instead of looping.
 """
 
 from __future__ import annotations

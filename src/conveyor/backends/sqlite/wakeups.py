@@ -128,7 +128,7 @@ class WakeupHub:
                 return None
             try:
                 if self._watch is None:
-                    self._watch = connect(self._path, busy_timeout=0.0)
+                    self._watch = connect(self._path, busy_timeout=0.0, configure=False)
                 row = self._watch.execute(queries.DATA_VERSION).fetchone()
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
