@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conveyor.backends import open_backend
+from conveyor.backends import check_url, open_backend
 from conveyor.backends.base import Backend, JobQuery, NewJob
 from conveyor.clock import Clock, SystemClock, ensure_aware
 from conveyor.errors import (
@@ -64,6 +64,7 @@ class Conveyor:
             concurrency=concurrency,
             shutdown_timeout=shutdown_timeout,
         )
+        check_url(self.settings.url)  # fail at construction, not at the first enqueue
         self.clock: Clock = clock or SystemClock()
         self._fake_time = clock is not None
         self.registry: dict[str, JobType[Any, Any]] = {}
@@ -91,12 +92,14 @@ class Conveyor:
 
         A new lease without a heartbeat keeps the heartbeat at most a third of the
         lease, as ``Settings.load`` does. Raises ``ConfigurationError`` for invalid
-        values and ``RuntimeError`` once the store is open (its URL and leases are in use).
+        values (``UnknownSchemeError`` for a URL no backend serves), and
+        ``RuntimeError`` once the store is open (its URL and leases are in use).
         """
         if self._opened:
             raise RuntimeError("configure() must be called before the store is opened")
         changes: dict[str, Any] = {}
         if url is not None:
+            check_url(url)
             changes["url"] = url
             self._backend = None  # built for the old URL, never opened: nothing to close
         if lease_seconds is not None:

@@ -243,7 +243,7 @@ def _split_queues(
 @click.option(
     "--lease-seconds",
     type=click.FloatRange(min=0, min_open=True),
-    help="How long a crashed worker's jobs wait before running again (heartbeat: a third).",
+    help="How long a crashed worker's jobs wait to run again (heartbeat: a third, <= 10s).",
 )
 @click.option(
     "--shutdown-timeout",
@@ -272,6 +272,21 @@ def worker(ctx: click.Context, /, **options: Any) -> None:
 
 async def _serve(app: Conveyor, opts: WorkerOptions) -> int:
     running = app.worker(queues=opts.queues, concurrency=opts.concurrency, burst=opts.burst)
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_on_stop_signals(_stopper(running)))
+            if opts.supervised:
+                stack.enter_context(_stop_when_supervisor_exits(running))
+            await app.open()
+            _log_start(app, running, burst=opts.burst)
+            await running.run()
+    finally:
+        await app.close()
+    log.info("conveyor worker (pid %d) exited", os.getpid())
+    return 0
+
+
+def _log_start(app: Conveyor, running: Worker, *, burst: bool) -> None:
     settings = app.settings
     log.info(
         "conveyor worker (pid %d) starting: store %s, concurrency %d, lease %gs "
@@ -282,19 +297,8 @@ async def _serve(app: Conveyor, opts: WorkerOptions) -> int:
         settings.lease_seconds,
         settings.heartbeat_seconds,
         settings.shutdown_timeout,
-        ", burst" if opts.burst else "",
+        ", burst" if burst else "",
     )
-    try:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(_on_stop_signals(_stopper(running)))
-            if opts.supervised:
-                stack.enter_context(_stop_when_supervisor_exits(running))
-            await app.open()
-            await running.run()
-    finally:
-        await app.close()
-    log.info("conveyor worker (pid %d) exited", os.getpid())
-    return 0
 
 
 def _stopper(running: Worker) -> Callable[[int], None]:
@@ -303,6 +307,7 @@ def _stopper(running: Worker) -> Callable[[int], None]:
     def on_signal(signum: int) -> None:
         nonlocal received
         received += 1
+        running.stop()  # before logging: once the line shows, no new job is claimed
         name = signal.Signals(signum).name
         if received == 1:
             log.info(
@@ -313,7 +318,6 @@ def _stopper(running: Worker) -> Callable[[int], None]:
             )
         else:
             log.warning("%s again: releasing running jobs now", name)
-        running.stop()
 
     return on_signal
 

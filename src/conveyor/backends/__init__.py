@@ -6,32 +6,41 @@
 
 from __future__ import annotations
 
+import importlib
 from urllib.parse import urlsplit
 
 from conveyor.backends.base import Backend
 from conveyor.errors import UnknownSchemeError
 
-_SCHEMES = {
+#: scheme -> (module, class). Server stores join here with their extras.
+_SCHEMES: dict[str, tuple[str, str, str | None]] = {
     "sqlite": ("conveyor.backends.sqlite", "SQLiteBackend", None),
 }
+
+
+def check_url(url: str) -> str:
+    """Return the scheme of ``url`` if a backend serves it; no I/O, no imports.
+
+    Raises ``UnknownSchemeError`` naming the schemes that exist.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in _SCHEMES:
+        known = ", ".join(f"{name}://" for name in sorted(_SCHEMES))
+        shown = f"{scheme}://" if scheme else "(none)"
+        raise UnknownSchemeError(
+            f"Unknown store URL scheme {shown} in {url!r}; supported: {known} "
+            "(e.g. sqlite:///conveyor.db)"
+        )
+    return scheme
 
 
 def open_backend(url: str) -> Backend:
     """Build (not yet open) the backend for ``url``.
 
     Raises ``UnknownSchemeError`` for a scheme no backend serves, naming the ones that
-    exist, and ``ConfigurationError`` if the backend's extra is not installed.
+    exist, and ``ConfigurationError`` for a malformed URL of a known scheme.
     """
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in _SCHEMES:
-        known = ", ".join(f"{name}://" for name in sorted(_SCHEMES))
-        raise UnknownSchemeError(
-            f"Unknown store URL scheme {scheme + '://' if scheme else '(none)'} in {url!r}; "
-            f"supported: {known}"
-        )
-    module_name, class_name, _extra = _SCHEMES[scheme]
-    import importlib
-
+    module_name, class_name, _extra = _SCHEMES[check_url(url)]
     module = importlib.import_module(module_name)
     backend_class = getattr(module, class_name)
     backend: Backend = backend_class(url)

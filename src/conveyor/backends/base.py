@@ -14,7 +14,7 @@ third-party backends yet. No driver exception crosses it; stores raise
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -247,7 +247,8 @@ class Backend(Protocol):
         """Job counts per state, in total and per queue."""
         ...
 
-    def wakeups(self, queues: Sequence[str]) -> AsyncIterator[None]:
+    def wakeups(self, queues: Sequence[str]) -> AsyncGenerator[None, None]:
         """Yield whenever new work may be runnable in ``queues`` (notification, change
-        counter or a slow poll as the safety net). Spurious wake-ups are allowed."""
+        counter or a slow poll as the safety net). Spurious wake-ups are allowed. The
+        caller ``aclose()``s the generator when done, releasing what it holds."""
         ...

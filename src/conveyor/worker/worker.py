@@ -252,14 +252,9 @@ class Worker:
 
     async def _wakeup_loop(self) -> None:
         """Turn the store's wake-up iterator into the ``_wake`` event (cancelled at close)."""
-        wakeups = self.backend.wakeups(self.config.queues)
-        try:
+        async with contextlib.aclosing(self.backend.wakeups(self.config.queues)) as wakeups:
             async for _ in wakeups:
                 self._wake.set()
-        finally:
-            aclose = getattr(wakeups, "aclose", None)  # async generators hold a connection
-            if aclose is not None:
-                await aclose()
 
     # -- acknowledging ----------------------------------------------------------------
 
