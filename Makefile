@@ -38,7 +38,7 @@ typecheck: install
 	$(BIN)/mypy src tests examples bench
 
 test: lint typecheck
-	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup --cov=conveyor --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 fmt: install
 	$(BIN)/ruff format src tests examples bench
