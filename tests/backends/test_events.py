@@ -97,6 +97,27 @@ async def test_event_ids_keep_increasing_after_pruning(backend: Backend) -> None
     assert event.id > newest_before
 
 
+async def test_event_ids_keep_increasing_after_deleting_the_newest_jobs(
+    backend: Backend,
+) -> None:
+    older = await enqueue(backend, now=T0)
+    newest = await enqueue(backend, now=T0)
+    for job in (older, newest):
+        await backend.cancel(job.id, now=T0)
+    highest = (await backend.read_events(limit=100))[-1].id
+
+    # the newest job first (it holds the highest id), then one that does not
+    assert await backend.delete_job(newest.id) is not None
+    assert await backend.delete_job(older.id) is not None
+    assert await backend.read_events(limit=100) == []
+    assert await backend.read_events(job_id=newest.id) == []
+    later = await enqueue(backend, now=at(1))
+
+    [event] = await backend.read_events(after=0, limit=100)
+    assert event.job_id == later.id
+    assert event.id > highest
+
+
 async def test_list_attempts_of_a_job_without_attempts_is_empty(backend: Backend) -> None:
     job = await enqueue(backend, now=T0)
 

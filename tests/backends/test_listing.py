@@ -8,7 +8,7 @@ from conveyor.backends.base import Backend, JobQuery
 from conveyor.errors import InvalidCursorError
 from conveyor.models import Job
 from conveyor.states import JobState
-from tests.backends.conformance import T0, enqueue, job_in_state, new_job
+from tests.backends.conformance import REACHABLE_STATES, T0, enqueue, job_in_state, new_job
 
 
 async def _all_pages(backend: Backend, query: JobQuery) -> tuple[list[Job], int]:
@@ -128,6 +128,25 @@ async def test_filtered_listing_paginates(backend: Backend, query: JobQuery) -> 
 
     assert pages == 3
     assert [job.id for job in listed] == [job.id for job in reversed(matching)]
+
+
+@pytest.mark.parametrize("state", REACHABLE_STATES, ids=lambda state: state.value)
+async def test_listing_by_each_state_paginates_newest_first(
+    backend: Backend, state: JobState
+) -> None:
+    matching = [await job_in_state(backend, state, now=T0) for _ in range(5)]
+    for other in REACHABLE_STATES:
+        if other is not state:
+            await job_in_state(backend, other, now=T0)
+
+    listed, pages = await _all_pages(backend, JobQuery(state=state, limit=2))
+
+    assert pages == 3
+    assert [job.id for job in listed] == [job.id for job in reversed(matching)]
+    assert all(job.state is state for job in listed)
+    one = matching[2]
+    page = await backend.list_jobs(JobQuery(state=state, queue=one.queue))
+    assert [job.id for job in page.items] == [one.id]
 
 
 @pytest.mark.parametrize("cursor", ["", "not a cursor", "%%%", "AAAA", "bm9wZQ"])

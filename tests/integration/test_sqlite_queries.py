@@ -23,17 +23,24 @@ EXPECTED_INDEX = {
     "PRUNE_FINISHED": "jobs_finished",
     "FIND_BY_IDEMPOTENCY_KEY": "jobs_idempotency",
     "LIST_JOBS_BY_STATE": "jobs_state",
+    "LIST_QUEUED_JOBS": "jobs_claim",
+    "LIST_RUNNING_JOBS": "jobs_lease",
     "LIST_JOBS_BY_TYPE": "jobs_type",
     "LIST_JOBS_BY_TENANT": "jobs_tenant",
     "LIST_JOBS_BY_IDEMPOTENCY_KEY": "jobs_idempotency",
     "READ_JOB_EVENTS": "events_job",
 }
 
+# The queued and running listings read their partial index whole by design (jobs_state
+# leaves those states out): a scan of that index is expected, never of the table.
+WALK_WHOLE_INDEX = {"LIST_QUEUED_JOBS", "LIST_RUNNING_JOBS"}
+
 _BINDINGS: dict[str, object] = {
     "queues": '["default", "emails"]',
     "ids": '["a", "b"]',
     "now": 1_000_000,
     "limit": 100,
+    "step_limit": 500,
     "lease_token": "token",
     "lease_expires_at": 2_000_000,
     "worker_id": "worker",
@@ -67,4 +74,8 @@ def test_statement_uses_its_index(database: Path, name: str, index: str) -> None
         plan = [row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + statement, _BINDINGS)]
 
     assert any(f"INDEX {index} " in step or step.endswith(f"INDEX {index}") for step in plan), plan
-    assert not any(step.startswith("SCAN jobs") for step in plan), plan
+    scans = [step for step in plan if step.startswith("SCAN jobs")]
+    if name in WALK_WHOLE_INDEX:
+        assert all(step.endswith(f"INDEX {index}") for step in scans), plan
+    else:
+        assert not scans, plan

@@ -377,3 +377,14 @@ async def test_unknown_job_id(app: Conveyor) -> None:
         await app.get("no-such")
     with pytest.raises(JobNotFoundError):
         await app.attempts("no-such")
+
+
+async def test_a_mass_of_jobs_falling_due_at_once_all_run(app: Conveyor, clock: FakeClock) -> None:
+    @app.job("later")
+    async def later(payload: dict[str, int]) -> None:
+        return None
+
+    await later.enqueue_many([{} for _ in range(1200)], delay=60)
+    clock.advance(61)
+    assert await drain(app, timeout=30) == 1200  # claims promote in bounded steps
+    assert (await app.stats()).states["succeeded"] == 1200

@@ -162,7 +162,9 @@ class Backend(Protocol):
         ...
 
     async def migrate(self) -> list[str]:
-        """Apply pending migrations under a blocking lock; return the names applied."""
+        """Apply pending migrations under a blocking lock; return the names applied
+        (``[]`` when current). Works before ``open()`` (the ``conveyor migrate`` path),
+        which on server stores refuses a schema older than the code."""
         ...
 
     async def enqueue_many(

@@ -2,9 +2,10 @@
 
 Owns the URL grammar (``sqlite:///relative.db``, ``sqlite:////absolute.db``), the
 connection settings (WAL, ``synchronous=NORMAL``, a busy timeout long enough for
-several worker processes sharing one file, explicit transactions), and the one place
-where ``sqlite3`` exceptions become ``conveyor.errors`` types: nothing from ``sqlite3``
-leaves this package.
+several worker processes sharing one file, explicit transactions), the write
+transaction (``immediate_transaction``, whose fail-fast form raises ``WriteLockBusy``
+for the backend to catch), and the one place where ``sqlite3`` exceptions become
+``conveyor.errors`` types: nothing from ``sqlite3`` leaves this package.
 """
 
 from __future__ import annotations
@@ -158,14 +159,40 @@ _UNAVAILABLE = frozenset(
 )
 
 
+class WriteLockBusy(Exception):
+    """``BEGIN IMMEDIATE`` on a connection that does not wait found the write lock taken.
+
+    Nothing was done: the caller may run the same transaction again elsewhere (the
+    backend runs it on its own thread, whose connection waits for the lock).
+    """
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is SQLITE_BUSY (any extended code: BUSY_SNAPSHOT, BUSY_RECOVERY)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
+
+
 @contextmanager
-def immediate_transaction(connection: sqlite3.Connection) -> Iterator[None]:
+def immediate_transaction(
+    connection: sqlite3.Connection, *, fail_fast: bool = False
+) -> Iterator[None]:
     """One write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error.
 
     IMMEDIATE takes the write lock up front (waiting for it under the busy timeout), so
-    a transition never fails half-way because another process wrote in between.
+    a transition never fails half-way because another process wrote in between. In WAL
+    mode that is the only statement of the transaction that can report SQLITE_BUSY:
+    the writer holds the lock until COMMIT, the commit only appends frames to the WAL,
+    and these connections run no automatic checkpoint. With ``fail_fast`` (a connection
+    whose busy timeout is 0) a busy BEGIN raises ``WriteLockBusy`` instead of a driver
+    error, since nothing was done.
     """
-    connection.execute(queries.BEGIN_IMMEDIATE)
+    try:
+        connection.execute(queries.BEGIN_IMMEDIATE)
+    except sqlite3.OperationalError as exc:
+        if fail_fast and is_busy(exc) and not connection.in_transaction:
+            raise WriteLockBusy(str(exc)) from exc
+        raise
     try:
         yield
         connection.execute(queries.COMMIT)

@@ -61,6 +61,10 @@ def list_jobs(connection: sqlite3.Connection, query: JobQuery) -> Page[Job]:
         statement = queries.LIST_JOBS_BY_TENANT
     elif query.type is not None:
         statement = queries.LIST_JOBS_BY_TYPE
+    elif query.state == JobState.QUEUED:
+        statement = queries.LIST_QUEUED_JOBS  # jobs_state leaves queued and running out
+    elif query.state == JobState.RUNNING:
+        statement = queries.LIST_RUNNING_JOBS
     elif query.state is not None:
         statement = queries.LIST_JOBS_BY_STATE
     else:

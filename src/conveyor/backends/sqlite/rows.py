@@ -76,6 +76,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
 def job_from_new(job: NewJob, *, state: JobState, now_us: int, run_at_us: int) -> Job:
     """The ``Job`` that ``ENQUEUE_JOB`` just stored for ``job``, built without reading
     it back (the values are exactly those bound into the insert)."""
+    created_at = from_us(now_us)
     return Job(
         id=job.id,
         type=job.type,
@@ -87,8 +88,9 @@ def job_from_new(job: NewJob, *, state: JobState, now_us: int, run_at_us: int) -
         priority=job.priority,
         tenant=job.tenant,
         idempotency_key=job.idempotency_key,
-        created_at=from_us(now_us),
-        run_at=from_us(run_at_us),
+        created_at=created_at,
+        # A job to run now (the usual case) shares the datetime: it is immutable.
+        run_at=created_at if run_at_us == now_us else from_us(run_at_us),
         expire_at=None if job.expire_at is None else from_us(to_us(job.expire_at)),
     )
 

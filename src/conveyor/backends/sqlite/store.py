@@ -1,10 +1,12 @@
-"""The synchronous side of the SQLite backend: its connection and every transition.
+"""The synchronous side of the SQLite backend: a connection and every transition on it.
 
-``SQLiteStore`` is thread-confined: it is created, used and closed only on the
-backend's single executor thread, so its connection needs no locking. Each write
-method is exactly one ``BEGIN IMMEDIATE`` transaction, conditioned on the job's state
-(and lease token for running jobs), and returns what actually changed. Timestamps
-arrive as integer microseconds, already resolved against the store's clock.
+A backend has two ``SQLiteStore`` objects (see ``backend.py``): one confined to its
+executor thread, and one that callers use on their own threads, one at a time under the
+backend's write lock. Neither connection is used by two threads at once, so neither
+needs locking of its own. Each write method is exactly one ``BEGIN IMMEDIATE``
+transaction, conditioned on the job's state (and lease token for running jobs), and
+returns what actually changed. Timestamps arrive as integer microseconds, already
+resolved against the store's clock.
 
 ``attempts`` counts attempts started: a lease given back at shutdown (outcome
 ``queued``) or lost to the reaper still counts, so a job that keeps crashing its
@@ -16,6 +18,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 from conveyor.backends.base import ClaimedJob, Enqueued, Lease, NewJob, Outcome
 from conveyor.backends.sqlite import queries
@@ -27,6 +30,9 @@ from conveyor.states import TERMINAL_STATES, JobState
 #: The job's error when its lease expired (the attempt ended without a word from it).
 LEASE_EXPIRED_ERROR = "lease expired: the worker stopped heartbeating (crashed or was killed)"
 
+#: Most jobs one claim expires, and most it promotes (see queries.EXPIRE_FOR_CLAIM).
+CLAIM_HOUSEKEEPING_LIMIT = 500
+
 #: The next states a worker may report for a running job.
 _FINISH_STATES = frozenset(
     {JobState.SUCCEEDED, JobState.RETRYING, JobState.DEAD, JobState.CANCELLED, JobState.QUEUED}
@@ -34,11 +40,39 @@ _FINISH_STATES = frozenset(
 
 
 class SQLiteStore:
-    """The connection that carries every statement of one backend instance."""
+    """One connection of a backend instance and every transition on it.
 
-    def __init__(self, path: str) -> None:
+    ``fail_fast``: the connection does not wait for another connection's write lock;
+    its transitions raise ``WriteLockBusy`` (having done nothing) instead.
+    """
+
+    def __init__(self, path: str, *, fail_fast: bool = False) -> None:
         self.path = path
-        self.connection = connect(path)
+        self.fail_fast = fail_fast
+        connection = connect(path)
+        try:
+            connection.executescript(queries.CONFIGURE_STORE_CONNECTION)
+            if fail_fast:
+                connection.execute(queries.NO_BUSY_WAIT)
+        except BaseException:
+            connection.close()
+            raise
+        self.connection = connection
+        self._changes_seen = connection.total_changes
+
+    def in_wal_mode(self) -> bool:
+        """Whether the file is in WAL mode (see ``queries.JOURNAL_MODE``)."""
+        return str(self.connection.execute(queries.JOURNAL_MODE).fetchone()[0]).lower() == "wal"
+
+    def take_changes(self) -> int:
+        """Rows changed on this connection (triggers included) since the last call."""
+        total = self.connection.total_changes
+        # sqlite3_total_changes() is a C int: it wraps after 2**31 rows.
+        changes, self._changes_seen = (total - self._changes_seen) % 2**32, total
+        return changes
+
+    def _transaction(self) -> AbstractContextManager[None]:
+        return immediate_transaction(self.connection, fail_fast=self.fail_fast)
 
     def close(self) -> None:
         """Close the connection. Idempotent."""
@@ -76,7 +110,7 @@ class SQLiteStore:
         # (possibly one inserted earlier in this same batch).
         existing: list[sqlite3.Row | None] = [None] * len(jobs)
         connection = self.connection
-        with immediate_transaction(connection):
+        with self._transaction():
             if all(job.idempotency_key is None for job in jobs):
                 # Nothing can conflict, so one executemany call does the whole batch.
                 connection.executemany(queries.ENQUEUE_JOB, params)
@@ -105,8 +139,8 @@ class SQLiteStore:
         """
         token = secrets.token_hex(16)
         connection = self.connection
-        bound = {"queues": queues_json, "now": now_us}
-        with immediate_transaction(connection):
+        bound = {"queues": queues_json, "now": now_us, "step_limit": CLAIM_HOUSEKEEPING_LIMIT}
+        with self._transaction():
             connection.execute(queries.EXPIRE_FOR_CLAIM, bound)
             connection.execute(queries.PROMOTE_DUE_FOR_CLAIM, bound)
             rows = connection.execute(
@@ -142,7 +176,7 @@ class SQLiteStore:
         """Renew the leases still held; return their job ids."""
         renewed: list[JobId] = []
         connection = self.connection
-        with immediate_transaction(connection):
+        with self._transaction():
             for lease in leases:
                 bound = {
                     "id": lease.job_id,
@@ -162,7 +196,7 @@ class SQLiteStore:
         params = [_finish_params(outcome, now_us) for outcome in outcomes]
         applied: list[JobId] = []
         connection = self.connection
-        with immediate_transaction(connection):
+        with self._transaction():
             for outcome, bound in zip(outcomes, params, strict=True):
                 if not connection.execute(queries.FINISH_JOB, bound).rowcount:
                     continue  # lease lost (reaped, finished already, or a stale token)
@@ -183,13 +217,13 @@ class SQLiteStore:
     def reap_expired_leases(self, limit: int, now_us: int) -> list[JobId]:
         """Requeue (or bury) running jobs whose lease expired; return their ids."""
         bound = {"now": now_us, "limit": limit, "error": LEASE_EXPIRED_ERROR}
-        with immediate_transaction(self.connection):
+        with self._transaction():
             rows = self.connection.execute(queries.REAP_EXPIRED_LEASES, bound).fetchall()
         return [row[0] for row in rows]
 
     def promote_due(self, limit: int, now_us: int) -> int:
         """Queue due scheduled/retrying jobs of every queue; return how many."""
-        with immediate_transaction(self.connection):
+        with self._transaction():
             cursor = self.connection.execute(queries.PROMOTE_DUE, {"now": now_us, "limit": limit})
         return cursor.rowcount
 
@@ -197,7 +231,7 @@ class SQLiteStore:
         """Cancel a waiting job, or flag a running one; return the job after the step."""
         bound = {"id": job_id, "reason": reason, "now": now_us}
         connection = self.connection
-        with immediate_transaction(connection):
+        with self._transaction():
             if not connection.execute(queries.CANCEL_WAITING, bound).rowcount and (
                 connection.execute(queries.REQUEST_CANCEL, bound).rowcount
             ):
@@ -209,7 +243,7 @@ class SQLiteStore:
         """Queue a dead job again; return the job after the step and whether it moved."""
         bound = {"id": job_id, "now": now_us}
         connection = self.connection
-        with immediate_transaction(connection):
+        with self._transaction():
             moved = bool(connection.execute(queries.REQUEUE_DEAD, bound).rowcount)
             row = connection.execute(queries.GET_JOB, bound).fetchone()
         return (None if row is None else job_from_row(row)), moved
@@ -218,7 +252,7 @@ class SQLiteStore:
         """Delete a terminal job with its history; return it (unchanged if not terminal)."""
         bound = {"id": job_id}
         connection = self.connection
-        with immediate_transaction(connection):
+        with self._transaction():
             row = connection.execute(queries.DELETE_FINISHED_JOB, bound).fetchone()
             if row is None:
                 row = connection.execute(queries.GET_JOB, bound).fetchone()
@@ -227,7 +261,7 @@ class SQLiteStore:
     def prune_finished(self, older_than_us: int, limit: int) -> int:
         """Delete up to ``limit`` terminal jobs finished before ``older_than_us``."""
         bound = {"older_than": older_than_us, "limit": limit}
-        with immediate_transaction(self.connection):
+        with self._transaction():
             cursor = self.connection.execute(queries.PRUNE_FINISHED, bound)
         return cursor.rowcount
 
