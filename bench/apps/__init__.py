@@ -1,0 +1,1 @@
+"""The benchmark's conveyor app, importable by ``conveyor worker --app``."""
