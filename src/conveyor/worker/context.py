@@ -3,15 +3,14 @@
 A context is created per attempt by the executor. Cancellation is cooperative: the
 worker sets the flag when ``app.cancel`` is observed (or the lease is lost, or the
 worker shuts down past its drain timeout); handlers check ``ctx.cancelled`` or await
-``ctx.wait_cancelled()``. The flag is thread-safe, so sync handlers (run in a thread
-pool) can poll it too.
+``ctx.wait_cancelled()``. The flag is one attribute written once by the worker's loop
+(an atomic store in CPython), so sync handlers in the thread pool can poll it too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from conveyor.models import JobId
 
@@ -29,13 +28,12 @@ class JobContext:
     tenant: str | None
     idempotency_key: str | None
     worker_id: str
-    _cancel_flag: threading.Event = field(default_factory=threading.Event, repr=False)
     cancel_reason: str | None = None
 
     @property
     def cancelled(self) -> bool:
         """True once the job should stop: cancel requested, lease lost, or shutdown."""
-        return self._cancel_flag.is_set()
+        return self.cancel_reason is not None
 
     @property
     def is_last_attempt(self) -> bool:
@@ -44,11 +42,10 @@ class JobContext:
 
     async def wait_cancelled(self, *, poll_interval: float = 0.05) -> None:
         """Return once ``cancelled`` is true (poll interval bounds the delay)."""
-        while not self._cancel_flag.is_set():  # noqa: ASYNC110 (a threading.Event: sync handlers set it too)
+        while self.cancel_reason is None:  # noqa: ASYNC110 (a plain flag, readable from any thread)
             await asyncio.sleep(poll_interval)
 
     def request_cancel(self, reason: str) -> None:
         """Set the flag (worker-side). The first reason wins."""
-        if not self._cancel_flag.is_set():
+        if self.cancel_reason is None:
             self.cancel_reason = reason
-            self._cancel_flag.set()

@@ -78,6 +78,8 @@ class Executor:
     async def _call(self, job_type: JobType[Any, Any], payload: Any, ctx: JobContext) -> Any:
         timeout = job_type.options.timeout
         if job_type.is_async:
+            if timeout is None:  # the common case: no timer to arm per job
+                return await job_type(payload, ctx)
             deadline = asyncio.timeout(timeout)
             try:
                 async with deadline:
