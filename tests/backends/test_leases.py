@@ -107,6 +107,24 @@ async def test_reap_buries_an_expired_lease_without_attempts_left(backend: Backe
     assert attempt.outcome == "lease_expired"
 
 
+async def test_reap_cancels_an_expired_lease_whose_cancel_was_requested(
+    backend: Backend,
+) -> None:
+    claimed = await start(backend, now=T0)
+    requested = await backend.cancel(claimed.id, now=at(1))
+    assert requested is not None
+    assert requested.cancel_requested
+
+    reaped = await backend.reap_expired_leases(limit=100, now=at(LEASE_SECONDS + 1))
+
+    assert reaped == [claimed.id]
+    job = await require(backend, claimed.id)
+    assert (job.state, job.reason) == (JobState.CANCELLED, "cancelled")
+    assert job.finished_at == at(LEASE_SECONDS + 1)
+    event = await last_event(backend, claimed.id)
+    assert (event.state, event.reason) == (JobState.CANCELLED, "cancelled")
+
+
 async def test_reap_leaves_leases_that_have_not_expired(backend: Backend) -> None:
     claimed = await start(backend, now=T0)
 

@@ -214,7 +214,8 @@ class Backend(Protocol):
         self, *, limit: int, now: dt.datetime | None = None
     ) -> list[JobId]:
         """Running jobs whose lease expired: back to ``queued`` (reason
-        ``lease_expired``), or ``dead`` if their attempts are used up."""
+        ``lease_expired``), ``dead`` if their attempts are used up, or ``cancelled``
+        (reason ``cancelled``) if their cancellation had been requested."""
         ...
 
     async def prune_finished(self, *, older_than: dt.datetime, limit: int) -> int:

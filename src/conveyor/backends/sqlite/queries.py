@@ -189,13 +189,18 @@ WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'running' AND cancel
 """
 
 # reap: running -> queued (attempts left) | dead, reason lease_expired, for leases that
-# expired. Index: jobs_lease.
+# expired; a job whose cancellation was requested ends cancelled instead (its worker
+# died before it could finish the cancel, and running it again would ignore the
+# user's request). Index: jobs_lease.
 REAP_EXPIRED_LEASES = """
 UPDATE jobs
-SET state = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'dead' END,
-    reason = 'lease_expired',
-    run_at = CASE WHEN attempts < max_attempts THEN :now ELSE run_at END,
-    finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE :now END,
+SET state = CASE WHEN cancel_requested THEN 'cancelled'
+                 WHEN attempts < max_attempts THEN 'queued' ELSE 'dead' END,
+    reason = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'lease_expired' END,
+    run_at = CASE WHEN NOT cancel_requested AND attempts < max_attempts
+                  THEN :now ELSE run_at END,
+    finished_at = CASE WHEN NOT cancel_requested AND attempts < max_attempts
+                       THEN NULL ELSE :now END,
     error = :error,
     lease_token = NULL, lease_expires_at = NULL, state_changed_at = :now
 WHERE id IN (
