@@ -103,10 +103,17 @@ def table(rows: Sequence[Row], ceilings: Mapping[str, float]) -> str:
 
 
 def goals(rows: Mapping[str, Row]) -> list[Goal]:
-    """The issue's three goals; ``n/a`` where this run lacks a figure (e.g. no peers)."""
+    """The issue's three goals; ``n/a`` where this run lacks a figure (e.g. no peers).
+
+    The issue's Huey figures are Huey as installed (its SQLite storage at SQLite's
+    default synchronous=FULL); the stricter comparison, Huey at conveyor's durability
+    (synchronous=NORMAL), is checked too, so neither reading hides the other.
+    """
     return [
-        _ratio_goal(rows.get("w2_steady"), "drain >= 3x Huey's SQLite rate", 3.0),
-        _ratio_goal(rows.get("w1_async"), "one-at-a-time enqueue >= 2x Huey's", 2.0),
+        _ratio_goal(rows.get("w2_huey_default"), "drain >= 3x Huey as installed", 3.0),
+        _ratio_goal(rows.get("w2_steady"), "drain >= 3x Huey at equal durability", 3.0),
+        _ratio_goal(rows.get("w1_huey_default"), "enqueue >= 2x Huey as installed", 2.0),
+        _ratio_goal(rows.get("w1_async"), "enqueue >= 2x Huey at equal durability", 2.0),
         _latency_goal(rows.get("w3_p50"), "enqueue-to-start p50 <= 10 ms", 10.0),
     ]
 

@@ -223,6 +223,25 @@ class Suite:
                 self.results.sweeps[name] = medians
             found[name] = runs[f"{name} c={best}"]
         conveyor, huey = found.get("conveyor", {}), found.get("huey", {})
+        self._drain_rows(n, conveyor, huey)
+        if self.huey_as_installed is not None and "huey" in self.results.chosen:
+            # Huey's own default durability (synchronous=FULL), at its best concurrency.
+            best = self.results.chosen["huey"]
+            default = self.repeat(
+                "W2", {"huey as installed": self._drain(self.huey_as_installed, best)}
+            )
+            self.results.rows.append(
+                Row(
+                    key="w2_huey_default",
+                    title="W2 drain vs Huey as installed (synchronous=FULL)",
+                    unit="jobs/s",
+                    conveyor=conveyor.get("steady"),
+                    huey=default["huey as installed"]["steady"],
+                    ceiling="claim_ack",
+                )
+            )
+
+    def _drain_rows(self, n: int, conveyor: dict[str, Summary], huey: dict[str, Summary]) -> None:
         self.results.rows += [
             Row(
                 key="w2_steady",

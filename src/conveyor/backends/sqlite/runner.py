@@ -11,6 +11,7 @@ and checkpoints run on the thread. Driver errors leave as ``conveyor.errors`` ty
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -94,10 +95,9 @@ class StoreRunner:
         on the thread, which waits for both.
         """
         if inline:
-            try:
+            # WriteLockBusy: another connection is writing, so wait for it on the thread.
+            with contextlib.suppress(WriteLockBusy):
                 return self._write_inline(transition, args)
-            except WriteLockBusy:
-                pass  # another connection is writing: wait for it on the thread
         return await self._on_thread(self._write_on_thread, transition, args)
 
     async def read(self, function: Callable[..., T], *args: object) -> T:
