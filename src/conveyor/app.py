@@ -26,7 +26,7 @@ from conveyor.errors import (
     JobNotFoundError,
     UnknownJobTypeError,
 )
-from conveyor.jobs import EnqueueOptions, JobOptions, JobType, OnDead
+from conveyor.jobs import JobOptions, JobType, OnDead
 from conveyor.models import Attempt, Event, Job, JobId, Page, Stats
 from conveyor.retry import RetryPolicy
 from conveyor.scheduler import Duty, standard_duties
@@ -239,7 +239,8 @@ class Conveyor:
 
         Raises ``UnknownJobTypeError`` or ``PayloadValidationError``; nothing is stored.
         """
-        options = EnqueueOptions(
+        return await self.job_type(name).enqueue(
+            payload,
             delay=delay,
             run_at=run_at,
             expire_at=expire_at,
@@ -249,8 +250,6 @@ class Conveyor:
             queue=queue,
             priority=priority,
         )
-        jobs = await self.submit([self.job_type(name).prepare(payload, options)])
-        return jobs[0]
 
     def enqueue_sync(self, name: str, payload: Any, **options: Any) -> Job:
         """``enqueue`` for synchronous code."""

@@ -388,3 +388,16 @@ async def test_a_mass_of_jobs_falling_due_at_once_all_run(app: Conveyor, clock: 
     clock.advance(61)
     assert await drain(app, timeout=30) == 1200  # claims promote in bounded steps
     assert (await app.stats()).states["succeeded"] == 1200
+
+
+async def test_drain_past_its_timeout_raises_and_releases_the_job(app: Conveyor) -> None:
+    @app.job("stuck")
+    async def stuck(payload: dict[str, int]) -> None:
+        await asyncio.Event().wait()
+
+    job = await stuck.enqueue({})
+    with pytest.raises(TimeoutError, match="still had work"):
+        await drain(app, timeout=0.5)
+    released = await app.get(job.id)
+    assert (released.state, released.reason) == ("queued", "released")
+    assert [a.outcome for a in await app.attempts(job.id)] == ["released"]

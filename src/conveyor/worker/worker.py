@@ -360,32 +360,42 @@ class Worker:
 
     # -- shutdown ---------------------------------------------------------------------
 
+    def _running_tasks(self) -> list[asyncio.Task[None]]:
+        return [r.task for r in self._running.values() if r.task is not None]
+
     async def _wait_running_done(self) -> None:
-        tasks = [r.task for r in self._running.values() if r.task is not None]
-        if tasks:
-            await asyncio.wait(tasks)
+        """Wait until every running job is done, or until ``stop()`` is called."""
+        await _wait_all(self._running_tasks(), unless=self._stopping)
 
     async def _drain_running(self) -> None:
         if not self._running:
             return
-        tasks = [r.task for r in self._running.values() if r.task is not None]
+        tasks = self._running_tasks()
         log.info(
             "waiting up to %.0fs for %d running job(s)", self.config.shutdown_timeout, len(tasks)
         )
-        all_done = asyncio.ensure_future(asyncio.wait(tasks))
-        hurry = asyncio.ensure_future(self._hurry.wait())
-        try:
-            await asyncio.wait(
-                {all_done, hurry},
-                timeout=self.config.shutdown_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            for future in (all_done, hurry):
-                future.cancel()
+        await _wait_all(tasks, unless=self._hurry, timeout=self.config.shutdown_timeout)
         leftovers = list(self._running.values())
         for running in leftovers:
             self._interrupt(running, SHUTDOWN, grace=0.0)
         if leftovers:
             log.warning("releasing %d job(s) still running at shutdown", len(leftovers))
             await asyncio.wait([r.task for r in leftovers if r.task is not None])
+
+
+async def _wait_all(
+    tasks: Sequence[asyncio.Task[None]], *, unless: asyncio.Event, timeout: float | None = None
+) -> None:
+    """Wait until every task is done, ``unless`` is set, or ``timeout`` seconds pass
+    (whichever comes first). The tasks themselves are left running."""
+    if not tasks:
+        return
+    all_done = asyncio.ensure_future(asyncio.wait(tasks))
+    interrupted = asyncio.ensure_future(unless.wait())
+    try:
+        await asyncio.wait(
+            {all_done, interrupted}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        all_done.cancel()
+        interrupted.cancel()
