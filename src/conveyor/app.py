@@ -384,15 +384,18 @@ class Conveyor:
         **config: Any,
     ) -> Worker:
         """A worker for this app (``await worker.run()``). ``queues`` defaults to every
-        queue the registered job types use."""
+        queue the registered job types use; other ``WorkerConfig`` fields given as
+        keywords override the app's settings for this worker."""
+        settings = {
+            "lease_seconds": self.settings.lease_seconds,
+            "heartbeat_seconds": self.settings.heartbeat_seconds,
+            "shutdown_timeout": self.settings.shutdown_timeout,
+        }
         worker_config = WorkerConfig(
             queues=tuple(queues or self.queues()),
             concurrency=concurrency or self.settings.concurrency,
-            lease_seconds=self.settings.lease_seconds,
-            heartbeat_seconds=self.settings.heartbeat_seconds,
-            shutdown_timeout=self.settings.shutdown_timeout,
             burst=burst,
-            **config,
+            **(settings | config),
         )
         return Worker(
             self.backend,
@@ -420,7 +423,15 @@ class Conveyor:
         await self.open()
         worker = self.worker(queues=queues, concurrency=concurrency, burst=True, duties=False)
         run = asyncio.ensure_future(worker.run())
-        done, _ = await asyncio.wait({run}, timeout=timeout)
+        try:
+            done, _ = await asyncio.wait({run}, timeout=timeout)
+        except asyncio.CancelledError:
+            # The caller gave up (e.g. wait_for): stop the worker as on timeout rather
+            # than leave it running jobs in the background.
+            worker.stop()
+            worker.stop()
+            await asyncio.wait({run})
+            raise
         if run in done:
             return run.result()
         worker.stop()

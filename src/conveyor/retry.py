@@ -25,6 +25,8 @@ class Retry(Exception):
             after = after.total_seconds()
         if after is not None and after < 0:
             raise ValueError(f"Retry(after=...) must not be negative, got {after}")
+        if after is not None and not math.isfinite(after):
+            raise ValueError(f"Retry(after=...) must be a finite number of seconds, got {after}")
         super().__init__(reason or (f"retry requested after {after}s" if after else "retry"))
         self.after: float | None = after
         self.reason = reason

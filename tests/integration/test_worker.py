@@ -401,3 +401,50 @@ async def test_drain_past_its_timeout_raises_and_releases_the_job(app: Conveyor)
     released = await app.get(job.id)
     assert (released.state, released.reason) == ("queued", "released")
     assert [a.outcome for a in await app.attempts(job.id)] == ["released"]
+
+
+async def test_handler_that_returns_after_a_cancel_ends_cancelled(app: Conveyor) -> None:
+    started = asyncio.Event()
+
+    @app.job("polite")
+    async def polite(payload: dict[str, int], ctx: JobContext) -> str:
+        started.set()
+        await ctx.wait_cancelled()
+        return "partial"  # stops as asked, by returning
+
+    job = await polite.enqueue({})
+    run = asyncio.create_task(app.worker(burst=True).run())
+    async with asyncio.timeout(10):
+        await started.wait()
+    await app.cancel(job.id)
+    done = await wait_for_state(app, job.id, "cancelled", timeout=5)
+    assert (done.reason, done.result) == ("cancelled", None)
+    await asyncio.wait_for(run, 10)
+
+
+async def test_shutdown_does_not_wait_forever_for_a_handler_that_ignores_cancellation(
+    app: Conveyor,
+) -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    @app.job("stubborn")
+    async def stubborn(payload: dict[str, int]) -> None:
+        started.set()
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue  # swallows every cancellation: a badly behaved handler
+
+    await stubborn.enqueue({})
+    worker = app.worker(shutdown_timeout=0.1, release_grace=0.2)
+    run = asyncio.create_task(worker.run())
+    async with asyncio.timeout(10):
+        await started.wait()
+    worker.stop()
+    try:
+        await asyncio.wait_for(asyncio.shield(run), 10)  # returns after the grace
+    finally:
+        release.set()
+        await asyncio.wait_for(run, 10)

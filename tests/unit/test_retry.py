@@ -72,3 +72,10 @@ def test_explicit_retry_still_counts_attempts() -> None:
 def test_retry_rejects_negative_delay() -> None:
     with pytest.raises(ValueError, match="negative"):
         Retry(after=-1)
+
+
+@pytest.mark.parametrize("after", [float("inf"), float("nan")])
+def test_retry_rejects_a_delay_that_is_not_a_finite_number(after: float) -> None:
+    # The store cannot compute a run_at from it: the outcome could never be recorded.
+    with pytest.raises(ValueError, match="finite"):
+        Retry(after=after)

@@ -16,7 +16,7 @@ import functools
 import inspect
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor as ThreadPool
 from typing import Any
 
@@ -61,12 +61,23 @@ class Executor:
             payload = job_type.load_payload(job.payload_json)
             result = await self._call(job_type, payload, ctx)
             result_json = job_type.dump_result(result)
-        except asyncio.CancelledError:
-            if ctx.cancel_reason is None:  # not ours: the worker itself is being torn down
+        except asyncio.CancelledError as error:
+            if ctx.cancel_reason is not None:
+                return await self.classify(job, job_type, ctx, asyncio.CancelledError())
+            if _task_is_cancelling():  # not ours: the worker itself is being torn down
                 raise
-            return await self.classify(job, job_type, ctx, asyncio.CancelledError())
-        except Exception as error:  # noqa: BLE001 (any handler error is an outcome, never a crash)
+            # Nobody cancelled this task: the handler raised it (e.g. it awaited a future
+            # someone else cancelled). That is the handler failing, like any error.
             return await self.classify(job, job_type, ctx, error)
+        except (Exception, SystemExit, KeyboardInterrupt) as error:  # noqa: BLE001
+            # Any handler error is an outcome, never a crash; the CLI worker takes its
+            # signals on the loop, so a SystemExit or KeyboardInterrupt here was raised
+            # by the handler (sys.exit() in library code) and must not kill the worker.
+            return await self.classify(job, job_type, ctx, error)
+        if ctx.cancel_reason == CANCEL_REQUESTED:
+            # The handler saw ctx.cancelled and returned: stopping is how it obeys the
+            # cancel, so the job ends cancelled, whatever it returned.
+            return _outcome(job, JobState.CANCELLED, "cancelled", None)
         return Outcome(
             job_id=job.id,
             lease_token=job.lease_token,
@@ -88,12 +99,27 @@ class Executor:
                 if deadline.expired():  # ours, not a TimeoutError raised by the handler
                     raise HandlerTimeoutError(_timeout_message(timeout)) from None
                 raise
+        loop = asyncio.get_running_loop()
         call = functools.partial(job_type, payload, ctx)
-        future = asyncio.get_running_loop().run_in_executor(self._threads, call)
+        started: asyncio.Future[None] | None = None
+        if timeout is not None:
+            started = loop.create_future()
+            call = functools.partial(_signal_start, loop, started, call)
+        future = loop.run_in_executor(self._threads, call)
         # A sync handler cannot be interrupted: on timeout its thread runs on until it
-        # returns (its result is discarded); ctx.cancelled tells it to stop early.
-        done, _ = await asyncio.wait({future}, timeout=timeout)
+        # returns (its result is discarded); ctx.cancelled tells it to stop early. Such
+        # a thread keeps its pool slot, so the next sync job may wait for a thread: its
+        # timeout counts from when it starts, and if it is stopped (timeout, cancel,
+        # lost lease, shutdown) before it starts, it never starts.
+        try:
+            if started is not None:
+                await asyncio.wait({started, future}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({future}, timeout=timeout)
+        except BaseException:
+            future.cancel()
+            raise
         if not done:
+            future.cancel()
             ctx.request_cancel("timeout")
             raise HandlerTimeoutError(_timeout_message(timeout))
         return future.result()
@@ -121,10 +147,12 @@ class Executor:
             error=error, attempts=job.attempt, max_attempts=job.max_attempts, policy=policy
         )
         if not decision.dead:
-            log.info("job %s (%s) attempt %d failed: %s", job.id, job.type, job.attempt, error)
+            log.info(
+                "job %s (%s) attempt %d failed: %s", job.id, job.type, job.attempt, info.message
+            )
             return _outcome(job, JobState.RETRYING, _reason(error), info, decision.retry_in)
         log.warning(
-            "job %s (%s) is dead after attempt %d: %s", job.id, job.type, job.attempt, error
+            "job %s (%s) is dead after attempt %d: %s", job.id, job.type, job.attempt, info.message
         )
         if job_type is not None and job_type.options.on_dead is not None:
             await _call_on_dead(job_type, ctx, error)
@@ -132,7 +160,7 @@ class Executor:
 
 
 def _outcome(
-    job: ClaimedJob, state: JobState, reason: str, error: ErrorInfo, retry_in: float = 0.0
+    job: ClaimedJob, state: JobState, reason: str, error: ErrorInfo | None, retry_in: float = 0.0
 ) -> Outcome:
     return Outcome(
         job_id=job.id,
@@ -153,7 +181,7 @@ async def _call_on_dead(job_type: JobType[Any, Any], ctx: JobContext, error: Bas
             result = hook(ctx, error)
             if inspect.isawaitable(result):
                 await result
-        except Exception:
+        except (Exception, SystemExit, KeyboardInterrupt):
             log.exception(
                 "on_dead hook of job type %r failed for job %s", job_type.name, ctx.job_id
             )
@@ -171,11 +199,40 @@ def _reason(error: BaseException) -> str:
 
 def _error_info(error: BaseException) -> ErrorInfo:
     formatted = "".join(traceback.format_exception(error))
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 (a broken __str__ must not lose the outcome)
+        message = "<exception str() failed>"  # what traceback prints for it
     return ErrorInfo(
-        type=type(error).__qualname__,
-        message=str(error),
-        traceback=formatted[-_TRACEBACK_LIMIT:],
+        type=_storable(type(error).__qualname__),
+        message=_storable(message),
+        traceback=_storable(formatted)[-_TRACEBACK_LIMIT:],
     )
+
+
+def _storable(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (bytes decoded with ``surrogateescape``,
+    e.g. file names) become ``\\udcXX`` escapes, which every store accepts."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _task_is_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _signal_start(
+    loop: asyncio.AbstractEventLoop, started: asyncio.Future[None], call: Callable[[], Any]
+) -> Any:
+    """Run ``call`` in a pool thread, first telling the loop that it started."""
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+        loop.call_soon_threadsafe(_set_started, started)
+    return call()
+
+
+def _set_started(started: asyncio.Future[None]) -> None:
+    if not started.done():
+        started.set_result(None)
 
 
 def _timeout_message(timeout: float | None) -> str:

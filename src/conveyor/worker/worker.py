@@ -68,6 +68,7 @@ class WorkerConfig:
     ack_delay: float = 0.005
     cancel_poll: float = 0.5
     cancel_grace: float = 5.0
+    release_grace: float = 5.0  # how long cancelled handlers get to unwind at shutdown
     idle_poll: float = 1.0
     worker_id: str = field(default_factory=lambda: default_worker_id())
 
@@ -236,7 +237,10 @@ class Worker:
         finally:
             if running.hard_cancel is not None:
                 running.hard_cancel.cancel()
-            self._running.pop(running.job.id, None)
+            if self._running.get(running.job.id) is running:
+                # Not a newer attempt of the same job that this worker claimed after
+                # this one lost its lease.
+                del self._running[running.job.id]
             self.processed += 1
             self._slot_freed.set()
         if outcome is not None:
@@ -284,15 +288,25 @@ class Worker:
             self._wake.set()  # a retry with no backoff is runnable at once
 
     async def _finish_with_retries(self, batch: list[Outcome]) -> list[str]:
-        """``finish_many`` until it succeeds: outcomes are never dropped. If the store
-        stays down past the lease, the jobs run again elsewhere (at-least-once)."""
+        """``finish_many`` until it succeeds, or a second ``stop()`` says not to wait: only
+        then are outcomes dropped. If the store stays down past the lease, the jobs run
+        again elsewhere (at-least-once)."""
         delay = 0.05
         while True:
             try:
                 return await self.backend.finish_many(batch, now=self._now())
             except Exception:
+                if self._hurry.is_set():
+                    log.exception(
+                        "could not record %d outcome(s); not waiting any longer (stopping "
+                        "now): their jobs run again once their leases expire",
+                        len(batch),
+                    )
+                    return []
                 log.exception("could not record %d outcome(s); retry in %.2fs", len(batch), delay)
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._hurry.wait()
                 delay = min(delay * 2, 5.0)
 
     async def _flush_all_acks(self) -> None:
@@ -380,7 +394,10 @@ class Worker:
             self._interrupt(running, SHUTDOWN, grace=0.0)
         if leftovers:
             log.warning("releasing %d job(s) still running at shutdown", len(leftovers))
-            await asyncio.wait([r.task for r in leftovers if r.task is not None])
+            tasks = [r.task for r in leftovers if r.task is not None]
+            # A handler that swallows its cancellation must not hold shutdown forever;
+            # its job's lease then expires and the reaper gives it to another worker.
+            await _wait_all(tasks, unless=self._closing, timeout=self.config.release_grace)
 
 
 async def _wait_all(
