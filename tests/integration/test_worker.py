@@ -448,3 +448,19 @@ async def test_shutdown_does_not_wait_forever_for_a_handler_that_ignores_cancell
     finally:
         release.set()
         await asyncio.wait_for(run, 10)
+
+
+async def test_an_outcome_the_store_rejects_costs_only_its_own_job(app: Conveyor) -> None:
+    @app.job("far", max_attempts=5)
+    async def far(payload: dict[str, int]) -> None:
+        raise Retry(after=1e300)  # finite, but no store can hold a run_at that far away
+
+    @app.job("fine")
+    async def fine(payload: dict[str, int]) -> str:
+        return "ok"
+
+    bad = await far.enqueue({})
+    good = [await fine.enqueue({}) for _ in range(3)]
+    await drain(app, timeout=10)  # must not wedge on the bad outcome
+    assert [(await app.get(j.id)).result for j in good] == ["ok", "ok", "ok"]
+    assert (await app.get(bad.id)).state == "running"  # until its lease expires

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.backends.base import Backend, ClaimedJob, ClaimParams, Lease, LeaseParams, Outcome
+from conveyor.errors import StoreUnavailableError
 from conveyor.jobs import JobType
 from conveyor.scheduler import Duty, run_duties_forever
 from conveyor.states import JobState
@@ -295,19 +296,34 @@ class Worker:
         while True:
             try:
                 return await self.backend.finish_many(batch, now=self._now())
+            except StoreUnavailableError:
+                pass  # the store is down: wait and try again (logged below)
             except Exception:
-                if self._hurry.is_set():
-                    log.exception(
-                        "could not record %d outcome(s); not waiting any longer (stopping "
-                        "now): their jobs run again once their leases expire",
-                        len(batch),
-                    )
-                    return []
-                log.exception("could not record %d outcome(s); retry in %.2fs", len(batch), delay)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._hurry.wait()
-                delay = min(delay * 2, 5.0)
+                if len(batch) > 1:
+                    return await self._finish_one_by_one(batch)
+                log.exception("could not record the outcome of job %s; dropped", batch[0].job_id)
+                return []
+            if self._hurry.is_set():
+                log.error(
+                    "could not record %d outcome(s); not waiting any longer (stopping now): "
+                    "their jobs run again once their leases expire",
+                    len(batch),
+                )
+                return []
+            log.warning("could not record %d outcome(s); retry in %.2fs", len(batch), delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._hurry.wait()
+            delay = min(delay * 2, 5.0)
+
+    async def _finish_one_by_one(self, batch: list[Outcome]) -> list[str]:
+        """Record a batch that failed as a whole one outcome at a time, so an outcome the
+        store rejects (a bug, a value it cannot hold) costs only its own job: that job
+        stays ``running`` until its lease expires and the reaper takes it back."""
+        applied: list[str] = []
+        for outcome in batch:
+            applied += await self._finish_with_retries([outcome])
+        return applied
 
     async def _flush_all_acks(self) -> None:
         while self._outcomes:
