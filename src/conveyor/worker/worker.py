@@ -296,21 +296,23 @@ class Worker:
         while True:
             try:
                 return await self.backend.finish_many(batch, now=self._now())
-            except StoreUnavailableError:
-                pass  # the store is down: wait and try again (logged below)
-            except Exception:
+            except StoreUnavailableError as exc:
+                if self._hurry.is_set():
+                    log.error(
+                        "could not record %d outcome(s) (%s); not waiting any longer "
+                        "(stopping now): their jobs run again once their leases expire",
+                        len(batch),
+                        exc,
+                    )
+                    return []
+                log.warning(
+                    "could not record %d outcome(s) (%s); retry in %.2fs", len(batch), exc, delay
+                )
+            except Exception:  # one bad outcome must not wedge the batch: split it
                 if len(batch) > 1:
                     return await self._finish_one_by_one(batch)
                 log.exception("could not record the outcome of job %s; dropped", batch[0].job_id)
                 return []
-            if self._hurry.is_set():
-                log.error(
-                    "could not record %d outcome(s); not waiting any longer (stopping now): "
-                    "their jobs run again once their leases expire",
-                    len(batch),
-                )
-                return []
-            log.warning("could not record %d outcome(s); retry in %.2fs", len(batch), delay)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._hurry.wait()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,12 +82,35 @@ def connect(
         raise translate_error(exc, path) from exc
     if configure:
         try:
-            connection.executescript(queries.CONFIGURE_CONNECTION)
+            _configure(connection, busy_timeout)
         except sqlite3.Error as exc:
             connection.close()
             raise translate_error(exc, path) from exc
     connection.row_factory = sqlite3.Row
     return connection
+
+
+def _configure(connection: sqlite3.Connection, busy_timeout: float) -> None:
+    """Apply the PRAGMAs, waiting out a concurrent switch to WAL.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite reports SQLITE_BUSY
+    for it at once, without calling the busy handler, when another connection is
+    switching the same file at that moment (several processes opening a new store).
+    So retry for up to ``busy_timeout`` seconds, as the busy handler would.
+    """
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            connection.executescript(queries.CONFIGURE_CONNECTION)
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            busy = code is not None and (code & 0xFF) in _LOCKED
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def _check_access(path: str) -> None:
