@@ -464,3 +464,20 @@ async def test_an_outcome_the_store_rejects_costs_only_its_own_job(app: Conveyor
     await drain(app, timeout=10)  # must not wedge on the bad outcome
     assert [(await app.get(j.id)).result for j in good] == ["ok", "ok", "ok"]
     assert (await app.get(bad.id)).state == "running"  # until its lease expires
+
+
+async def test_sync_twins_and_last_attempt_flag(app: Conveyor) -> None:
+    seen: list[bool] = []
+
+    @app.job("count", max_attempts=2)
+    async def count(payload: Add, ctx: JobContext) -> int:
+        seen.append(ctx.is_last_attempt)
+        if ctx.attempt == 1:
+            raise Retry(after=0)
+        return payload.a + payload.b
+
+    jobs = await asyncio.to_thread(count.enqueue_many_sync, [Add(a=1, b=1), Add(a=2, b=2)])
+    await drain(app, timeout=10)
+    done = [await asyncio.to_thread(app.get_sync, job.id) for job in jobs]
+    assert [(j.state, j.result) for j in done] == [("succeeded", 2), ("succeeded", 4)]
+    assert sorted(seen) == [False, False, True, True]
