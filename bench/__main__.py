@@ -1,11 +1,15 @@
-"""``python -m bench``: run the benchmark, print the table and the goals, save the JSON.
+"""``python -m bench``: run the benchmark on every store, print the tables, save the JSON.
 
-    python -m bench                      # full run: conveyor and Huey, 3 repetitions
-    python -m bench --quick              # CI smoke: small N, once, conveyor only (< 30 s)
-    python -m bench --only conveyor --jobs 20000 --repeat 5 --json out.json
+    python -m bench                          # full run: every store, every library, 3 reps
+    python -m bench --store redis            # one store (repeatable)
+    python -m bench --only conveyor          # one library, on every store it is in
+    python -m bench --jobs 2000 --repeat 1   # smaller counts (W1, W2: N; W1b 2.5N; W4 N/4)
+    python -m bench --quick                  # CI smoke: small N, once, conveyor only
 
-A goal that is missed prints MISS but never fails the command: the exit status is
-non-zero only when a measurement could not be taken at all.
+A store whose server is unreachable is skipped with a line saying so, and so is a
+library that cannot run on a store in this checkout (conveyor before its PostgreSQL or
+Redis backend exists). A goal that is missed prints MISS but never fails the command:
+the exit status is non-zero only when a measurement could not be taken at all.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import libraries, machine, report
-from bench.peers.venv import installed_version, peers_python
-from bench.plan import LIBRARIES, Plan
+from bench import chart, libraries, machine, report
+from bench.places import STORES, unavailable
+from bench.plan import Plan
 from bench.processes import REPO, BenchError
-from bench.suite import Results, Suite
+from bench.suite import StoreResults, Suite
 
 RESULTS_DIR = REPO / "bench" / "results"
 
@@ -31,102 +35,138 @@ RESULTS_DIR = REPO / "bench" / "results"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="small N, one repetition, no peers (CI smoke)"
+        "--quick", action="store_true", help="small N, one repetition, conveyor only (CI smoke)"
     )
-    parser.add_argument("--jobs", type=int, metavar="N", help="jobs for W1 and W2 (W1b: 5N)")
-    parser.add_argument("--repeat", type=int, metavar="R", help="repetitions of each figure")
-    parser.add_argument("--only", choices=LIBRARIES, help="measure one library only")
     parser.add_argument(
-        "--json",
+        "--store",
+        action="append",
+        choices=STORES,
+        help="measure this store only (repeatable; default: every store)",
+    )
+    parser.add_argument("--only", choices=libraries.ALL_LIBRARIES, help="measure one library")
+    parser.add_argument("--jobs", type=int, metavar="N", help="W1 and W2 jobs (W1b 2.5N, W4 N/4)")
+    parser.add_argument("--repeat", type=int, metavar="R", help="repetitions of each figure")
+    parser.add_argument(
+        "--json-dir",
         type=Path,
-        metavar="PATH",
-        help="results file (default for a full run: bench/results/<date>-sqlite.json)",
+        metavar="DIR",
+        help="write <date>-<store>.json and latest.png here (default for a full run: "
+        "bench/results; --quick writes none unless given)",
     )
     return parser
 
 
-def _libraries(plan: Plan) -> tuple[dict[str, libraries.Library], libraries.Library | None]:
-    """The libraries of this run, and Huey as installed (for the extra W1 row)."""
-    chosen: dict[str, libraries.Library] = {}
-    huey_as_installed: libraries.Library | None = None
-    if plan.includes("conveyor"):
-        chosen["conveyor"] = libraries.Conveyor()
-    if plan.includes("huey"):
-        python = peers_python()
-        version = installed_version(python, "huey")
-        chosen["huey"] = libraries.Huey(python=python, version=version)
-        huey_as_installed = libraries.Huey(python=python, version=version, synchronous="default")
-    return chosen, huey_as_installed
+def _lineup(plan: Plan, store: str) -> tuple[dict[str, libraries.Library], dict[str, str]]:
+    """The libraries to measure on ``store``, and those skipped with the reason."""
+    chosen = libraries.build(store, plan.libraries(store))
+    skipped: dict[str, str] = {}
+    for name, library in list(chosen.items()):
+        reason = library.missing()
+        if reason is not None:
+            skipped[name] = reason
+            del chosen[name]
+    return chosen, skipped
 
 
-def _settings(lineup: dict[str, libraries.Library], results: Results) -> dict[str, object]:
-    settings: dict[str, object] = {}
+def _print_store(
+    plan: Plan, found: StoreResults, lineup: dict[str, libraries.Library], skipped: dict[str, str]
+) -> None:
+    print(f"\n## {found.store}\n")
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+    if found.rows:
+        print(report.table(found.rows, found.libraries, found.ceilings))
+        print()
+    print(report.ceilings_text(found.ceilings))
+    if found.sweeps:
+        print(report.sweeps_text(found.sweeps, found.chosen))
     for name, library in lineup.items():
-        settings[name] = library.settings() | {
-            "w2_concurrency_used": results.chosen.get(name),
-            "sweep_steady_jobs_per_s": results.sweeps.get(name, {}),
-        }
-    return settings
+        used = f"W2: {found.chosen.get(name)}, W3: {library.latency_concurrency}"
+        print(f"{name}: {library.settings()['worker']} (settings used: {used})")
+    print(report.busy_text(found.busy_before))
+    checked = report.goals(found.store, {row.key: row for row in found.rows})
+    if checked:
+        print()
+        print(report.goals_text(checked))
 
 
-def _print_results(plan: Plan, lineup: dict[str, libraries.Library], results: Results) -> None:
-    ceilings = {key: summary.median for key, summary in results.ceilings.items()}
-    print()
-    print(report.table(results.rows, ceilings))
-    print()
-    print(report.ceilings_text(results.ceilings))
-    if results.sweeps:
-        print(report.sweeps_text(results.sweeps, results.chosen))
-    for name, library in lineup.items():
-        used = f"W2: {results.chosen.get(name)}, W3: {library.latency_concurrency}"
-        print(f"{name}: {library.settings()['worker']} (C/W used: {used})")
-    print(report.busy_text(results.busy_before))
-    print()
-    print(report.goals_text(report.goals({row.key: row for row in results.rows})))
-    print(
-        f"\n{plan.repeat} repetition(s); cells: median [min-max]. conveyor/Huey above 1 favours "
-        "conveyor for jobs/s, below 1 for ms and s. Goals never fail the run."
-    )
+def _payload(
+    plan: Plan,
+    found: StoreResults,
+    lineup: dict[str, libraries.Library],
+    skipped: dict[str, str],
+    started: dt.datetime,
+    argv: Sequence[str],
+) -> dict[str, object]:
+    checked = report.goals(found.store, {row.key: row for row in found.rows})
+    return {
+        "store": found.store,
+        "started_at": started.isoformat(),
+        "command": " ".join(["python -m bench", shlex.join(argv)]).strip(),
+        "source": machine.source_state(REPO),
+        "machine": machine.describe(),
+        "plan": dataclasses.asdict(plan),
+        "libraries": found.libraries,
+        "skipped": skipped,
+        "settings": {
+            name: library.settings()
+            | {"w2_concurrency_used": found.chosen.get(name)}
+            | {"w2_sweep_steady_jobs_per_s": found.sweeps.get(name, {})}
+            for name, library in lineup.items()
+        },
+        "raw_ceilings": {k: v.as_dict() for k, v in found.ceilings.items()},
+        "rows": [row.as_dict() for row in found.rows],
+        "machine_busy_before_each_measurement": found.busy_before,
+        "goals": [dataclasses.asdict(goal) for goal in checked],
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.quick and args.only == "huey":
+    if args.quick and args.only not in (None, "conveyor"):
         parser.error("--quick measures conveyor only (no peers)")
-    plan = Plan.build(quick=args.quick, jobs=args.jobs, repeat=args.repeat, only=args.only)
+    stores = tuple(dict.fromkeys(args.store)) if args.store else None
+    plan = Plan.build(
+        quick=args.quick, jobs=args.jobs, repeat=args.repeat, only=args.only, stores=stores
+    )
+    shown_argv = list(sys.argv[1:] if argv is None else argv)
     started = dt.datetime.now(dt.UTC)
+    out_dir = args.json_dir or (None if plan.quick else RESULTS_DIR)
+    print(f"conveyor bench: {plan}", file=sys.stderr)
+    written: list[Path] = []
     try:
-        lineup, huey_as_installed = _libraries(plan)
-        print(f"conveyor bench: {', '.join(lineup)}; {plan}", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as workdir:
-            results = Suite(plan, Path(workdir), lineup, huey_as_installed).run()
+            for store in plan.stores:
+                reason = unavailable(store)
+                if reason is not None:
+                    print(f"\n## {store}\n\nskipped: {reason}")
+                    continue
+                lineup, skipped = _lineup(plan, store)
+                for name, why in skipped.items():
+                    print(f"{store}: skipping {name}: {why}", file=sys.stderr)
+                print(f"{store}: {', '.join(lineup) or 'raw ceilings only'}", file=sys.stderr)
+                found = Suite(plan, store, Path(workdir), lineup).run()
+                _print_store(plan, found, lineup, skipped)
+                if out_dir is not None:
+                    path = out_dir / f"{started:%Y-%m-%d}-{store}.json"
+                    payload = _payload(plan, found, lineup, skipped, started, shown_argv)
+                    report.write_json(path, payload)
+                    written.append(path)
+                    print(f"results written to {path}")
     except BenchError as exc:
         print(f"bench: a measurement failed: {exc}", file=sys.stderr)
         return 1
-    _print_results(plan, lineup, results)
-    path = args.json or (None if plan.quick else RESULTS_DIR / f"{started:%Y-%m-%d}-sqlite.json")
-    if path is not None:
-        checked = report.goals({row.key: row for row in results.rows})
-        report.write_json(
-            path,
-            {
-                "started_at": started.isoformat(),
-                "command": " ".join(
-                    ["python -m bench", shlex.join(sys.argv[1:] if argv is None else argv)]
-                ).strip(),
-                "source": machine.source_state(REPO),
-                "machine": machine.describe(),
-                "plan": dataclasses.asdict(plan),
-                "settings": _settings(lineup, results),
-                "raw_sqlite": {k: v.as_dict() for k, v in results.ceilings.items()},
-                "rows": [row.as_dict() for row in results.rows],
-                "machine_busy_before_each_measurement": results.busy_before,
-                "goals": [dataclasses.asdict(goal) for goal in checked],
-            },
-        )
-        print(f"results written to {path}")
+    print(
+        f"\n{plan.repeat} repetition(s); cells: median [min-max]. 'vs best peer' divides "
+        "conveyor's median by the best peer's on the same store (above 1 favours conveyor "
+        "for jobs/s, below 1 for ms, s and MiB). Goals never fail the run."
+    )
+    if out_dir is not None and written:
+        picture = chart.draw(written, out_dir / "latest.png")
+        if picture is not None:
+            print(f"chart written to {picture}")
     return 0
 
 

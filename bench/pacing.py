@@ -1,7 +1,7 @@
 """The enqueue-to-start latency producer (W3), shared by every library's client.
 
-One warm-up job first: the producer waits until a worker has run it (the probe's
-``first.json``), so worker start-up is not counted, then leaves the worker idle for
+One warm-up job first: the producer waits until a worker has run it (a probe file
+counts one hit), so worker start-up is not counted, then leaves the worker idle for
 ``idle_seconds``, as a real worker between bursts would be. Then ``n`` jobs are
 enqueued one at a time on a fixed schedule of ``rate`` jobs per second (not "as fast
 as possible": the point is how soon an *idle* worker starts a job). Each job carries
@@ -14,10 +14,11 @@ Standard library only: this module is imported inside every peer's venv.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+from bench.probe import read_totals
 
 WARMUP_SEQ = -1
 
@@ -25,18 +26,16 @@ Enqueue = Callable[[int, float], None]
 AsyncEnqueue = Callable[[int, float], Awaitable[object]]
 
 
-def wait_for_json(path: Path, timeout: float) -> dict[str, object]:
-    """Poll for ``path`` (written atomically) and return its JSON object.
+def wait_for_first_hit(probe_dir: Path, timeout: float = 60.0) -> None:
+    """Poll the probe files until a worker has started a job.
 
     Raises ``TimeoutError`` after ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while read_totals(probe_dir).count == 0:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} did not appear within {timeout:g}s")
+            raise TimeoutError(f"no job started under {probe_dir} within {timeout:g}s")
         time.sleep(0.002)
-    data: dict[str, object] = json.loads(path.read_text())
-    return data
 
 
 def produce(
@@ -45,7 +44,7 @@ def produce(
     """Run the W3 schedule with a synchronous ``enqueue(seq, t)``; return the seconds
     the paced part took."""
     enqueue(WARMUP_SEQ, time.time())
-    wait_for_json(probe_dir / "first.json", timeout=60)
+    wait_for_first_hit(probe_dir)
     time.sleep(idle_seconds)
     start = time.monotonic()
     for seq in range(n):
@@ -61,7 +60,7 @@ async def produce_async(
 ) -> float:
     """``produce`` for an async ``enqueue(seq, t)``."""
     await enqueue(WARMUP_SEQ, time.time())
-    await asyncio.to_thread(wait_for_json, probe_dir / "first.json", 60)
+    await asyncio.to_thread(wait_for_first_hit, probe_dir)
     await asyncio.sleep(idle_seconds)
     start = time.monotonic()
     for seq in range(n):

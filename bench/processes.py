@@ -1,9 +1,11 @@
 """Subprocesses of the harness: one-shot clients that print JSON, and background workers.
 
 Every measurement runs in a child process started here with the repository root as
-working directory and on ``PYTHONPATH`` (so ``bench.*`` imports in either venv, and
-``huey_consumer`` finds ``bench.peers.huey_app``). Nothing runs in parallel: the harness
-waits for each child before starting the next, so measurements never share the CPU.
+working directory and on ``PYTHONPATH`` (so ``bench.*`` imports in every venv, and each
+library's worker CLI finds its ``bench.peers`` app). Nothing runs in parallel: the
+harness waits for each child before starting the next, so measurements never share the
+CPU. Workers run in a session of their own, so that stopping one also stops the
+processes it forked (Dramatiq's, Celery's).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from bench.probe import Totals, read_totals
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,6 +36,11 @@ def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.pop("VIRTUAL_ENV", None)  # each child runs the interpreter it is given
     return env
+
+
+def expand(command: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """``command`` with ``{NAME}`` replaced by the variable ``NAME`` of ``env``."""
+    return [arg.format_map(env) if "{" in arg else arg for arg in command]
 
 
 def run_json(command: Sequence[str], *, env: Mapping[str, str], timeout: float) -> dict[str, Any]:
@@ -62,47 +71,80 @@ def run_json(command: Sequence[str], *, env: Mapping[str, str], timeout: float) 
 
 @contextlib.contextmanager
 def background(
-    command: Sequence[str], *, env: Mapping[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a worker in the background for the ``with`` block, its output in ``log``;
-    stop it afterwards (SIGTERM, then SIGKILL after 15 s) unless it already exited."""
+    commands: Sequence[Sequence[str]], *, env: Mapping[str, str], log: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Run worker processes in the background for the ``with`` block, their output in
+    ``log``; stop them afterwards (see ``stop``) unless they already exited."""
+    processes: list[subprocess.Popen[bytes]] = []
     with log.open("wb") as output:
-        process = subprocess.Popen(
-            list(command), cwd=REPO, env=child_env(env), stdout=output, stderr=output
-        )
         try:
-            yield process
+            for command in commands:
+                processes.append(
+                    subprocess.Popen(
+                        list(command),
+                        cwd=REPO,
+                        env=child_env(env),
+                        stdout=output,
+                        stderr=output,
+                        start_new_session=True,
+                    )
+                )
+            yield processes
         finally:
-            stop(process)
+            for process in processes:
+                stop(process)
 
 
 def stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> int:
-    """Stop ``process`` if it still runs; return its exit code."""
+    """Stop ``process`` and everything in its session: SIGTERM, SIGKILL after ``grace``
+    seconds; return its exit code."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        _signal_group(process.pid, signal.SIGTERM)
         try:
-            return process.wait(grace)
+            process.wait(grace)
         except subprocess.TimeoutExpired:
-            process.kill()
-    return process.wait()
+            _signal_group(process.pid, signal.SIGKILL)
+    code = process.wait()
+    _signal_group(process.pid, signal.SIGKILL)  # forked children left behind, if any
+    return code
 
 
-def wait_for_file(
-    path: Path, *, process: subprocess.Popen[bytes], log: Path, timeout: float
-) -> dict[str, Any]:
-    """Wait for a probe file written by ``process``; return its JSON object.
+def _signal_group(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
 
-    Raises ``BenchError`` (with the worker's log tail) if the process exits first or
-    the file does not appear within ``timeout`` seconds.
+
+def wait_for_count(
+    probe: Path,
+    target: int,
+    *,
+    processes: Sequence[subprocess.Popen[bytes]],
+    log: Path,
+    timeout: float,
+) -> Totals:
+    """Wait until the probe files under ``probe`` count ``target`` job starts.
+
+    Raises ``BenchError`` (with the workers' log tail) if every worker exits first or the
+    count is not reached within ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
-    while not path.exists():
-        if process.poll() is not None and not path.exists():
-            tail = log.read_text(errors="replace")[-3000:]
-            raise BenchError(f"the worker exited {process.returncode} early:\n{tail}")
+    while True:
+        totals = read_totals(probe)
+        if totals.count >= target:
+            return totals
+        if all(p.poll() is not None for p in processes):
+            time.sleep(0.2)  # an exiting worker's last flush
+            totals = read_totals(probe)
+            if totals.count >= target:
+                return totals
+            codes = [p.returncode for p in processes]
+            raise BenchError(
+                f"the workers exited {codes} after {totals.count} of {target} jobs:\n"
+                + log.read_text(errors="replace")[-3000:]
+            )
         if time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-3000:]
-            raise BenchError(f"{path.name} did not appear within {timeout:g}s:\n{tail}")
-        time.sleep(0.01)  # the timestamps come from the worker: polling only adds delay
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
+            raise BenchError(
+                f"{totals.count} of {target} jobs ran within {timeout:g}s:\n"
+                + log.read_text(errors="replace")[-3000:]
+            )
+        time.sleep(0.01)  # the timestamps come from the workers: polling only adds delay

@@ -1,57 +1,71 @@
-"""The results: rows of the table, the goals, and the JSON file.
+"""The results: rows of a store's table, ratios against the best peer, goals, JSON.
 
-The table is Markdown (pipes and a header rule), readable in a terminal and pasted
-as is into ``docs/benchmarks.md``. Each cell is the median of the repetitions with
-their min-max range; ``conveyor/Huey`` divides the medians (for latency, lower is
-better, so a ratio under 1 favours conveyor); ``% of raw`` divides a rate by the raw
-SQLite ceiling of the same kind of work (``bench.raw_sqlite``).
+The tables are Markdown (pipes and a header rule), readable in a terminal and pasted as
+is into ``docs/benchmarks.md``. Each cell is the median of the repetitions with their
+min-max range. ``vs best peer`` divides conveyor's median by the best peer's on the
+same store in the same run: the best is the highest rate, or the lowest latency,
+start-up time or memory (``Row.better``), so above 1 favours conveyor for rates and
+below 1 for the rest. ``% of raw`` divides conveyor's rate by the store's raw ceiling
+for that kind of work (``bench.raw_*``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.stats import Summary
 
-HEADER = ("Workload", "Unit", "conveyor", "Huey", "conveyor/Huey", "% of raw")
+CONVEYOR = "conveyor"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Row:
-    """One figure for each library (``None``: not measured, ``note`` says why)."""
+    """One figure of every library of a store (missing: ``notes`` may say why)."""
 
     key: str
     title: str
     unit: str
-    conveyor: Summary | None = None
-    huey: Summary | None = None
-    note: str = ""
+    better: str = "higher"  # or "lower"
+    values: dict[str, Summary] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
     ceiling: str | None = None  # key of the raw ceiling this rate is a fraction of
+
+    def best_peer(self) -> str | None:
+        """The peer with the best median, or ``None`` if no peer has this figure."""
+        peers = {k: v.median for k, v in self.values.items() if k != CONVEYOR}
+        if not peers:
+            return None
+        pick = max if self.better == "higher" else min
+        return pick(peers, key=peers.__getitem__)
 
     @property
     def ratio(self) -> float | None:
-        if self.conveyor is None or self.huey is None or self.huey.median == 0:
+        """conveyor's median over the best peer's."""
+        best = self.best_peer()
+        mine = self.values.get(CONVEYOR)
+        if best is None or mine is None or self.values[best].median == 0:
             return None
-        return self.conveyor.median / self.huey.median
+        return mine.median / self.values[best].median
 
     def as_dict(self) -> dict[str, object]:
         return {
             "key": self.key,
             "title": self.title,
             "unit": self.unit,
-            "conveyor": None if self.conveyor is None else self.conveyor.as_dict(),
-            "huey": None if self.huey is None else self.huey.as_dict(),
-            "ratio": self.ratio,
-            "note": self.note,
+            "better": self.better,
+            "values": {name: summary.as_dict() for name, summary in self.values.items()},
+            "notes": self.notes,
+            "best_peer": self.best_peer(),
+            "ratio_vs_best_peer": self.ratio,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class Goal:
-    """A target from the issue, checked against this run."""
+    """A target from the store's issue, checked against this run."""
 
     text: str
     status: str  # PASS, MISS or n/a
@@ -59,12 +73,13 @@ class Goal:
 
 
 def _number(value: float, unit: str) -> str:
-    if unit == "jobs/s":
+    if unit in ("jobs/s", "rows/s", "ops/s"):
         return f"{value:,.0f}"
     return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
 
 
-def _cell(summary: Summary | None, unit: str, note: str) -> str:
+def cell(summary: Summary | None, unit: str, note: str = "") -> str:
+    """A median [min-max] cell, or the note saying why there is none."""
     if summary is None:
         return note or "-"
     if len(summary.values) == 1:
@@ -73,27 +88,25 @@ def _cell(summary: Summary | None, unit: str, note: str) -> str:
     return f"{_number(summary.median, unit)} [{low}-{high}]"
 
 
-def _fraction(row: Row, ceilings: Mapping[str, float]) -> str:
-    if row.ceiling is None or row.ceiling not in ceilings:
+def _fraction(row: Row, ceilings: Mapping[str, Summary]) -> str:
+    mine = row.values.get(CONVEYOR)
+    if row.ceiling is None or row.ceiling not in ceilings or mine is None:
         return ""
-    parts = []
-    for name, summary in (("c", row.conveyor), ("h", row.huey)):
-        if summary is not None:
-            parts.append(f"{name} {100 * summary.median / ceilings[row.ceiling]:.0f}%")
-    return " / ".join(parts)
+    return f"{100 * mine.median / ceilings[row.ceiling].median:.0f}%"
 
 
-def table(rows: Sequence[Row], ceilings: Mapping[str, float]) -> str:
-    """The rows as an aligned Markdown table."""
-    lines = [HEADER]
+def table(rows: Sequence[Row], libraries: Sequence[str], ceilings: Mapping[str, Summary]) -> str:
+    """A store's rows as an aligned Markdown table, one column per library."""
+    header = ("Workload", "Unit", *libraries, "conveyor vs best peer", "% of raw")
+    lines = [header]
     for row in rows:
-        ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
-        conveyor_cell = _cell(row.conveyor, row.unit, "")
-        huey_cell = _cell(row.huey, row.unit, row.note)
-        lines.append(
-            (row.title, row.unit, conveyor_cell, huey_cell, ratio, _fraction(row, ceilings))
-        )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
+        best = row.best_peer()
+        ratio = "" if row.ratio is None else f"{row.ratio:.2f}x ({best})"
+        cells = [
+            cell(row.values.get(name), row.unit, row.notes.get(name, "")) for name in libraries
+        ]
+        lines.append((row.title, row.unit, *cells, ratio, _fraction(row, ceilings)))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     rendered = [
         "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |"
         for line in lines
@@ -102,34 +115,66 @@ def table(rows: Sequence[Row], ceilings: Mapping[str, float]) -> str:
     return "\n".join([rendered[0], rule, *rendered[1:]])
 
 
-def goals(rows: Mapping[str, Row]) -> list[Goal]:
-    """The issue's three goals; ``n/a`` where this run lacks a figure (e.g. no peers).
+#: (row key, text, kind, target) per store, from the store issues; kinds: ``ratio`` (at
+#: least target x the best peer), ``self`` (2 processes vs 1), ``bulk`` (W1b vs W1 of
+#: conveyor), ``max`` (conveyor's median at most target).
+GOALS: dict[str, list[tuple[str, str, str, float]]] = {
+    "sqlite": [
+        ("w2_p1_steady", "drain >= 3x Huey (equal durability)", "ratio", 3.0),
+        ("w1", "one-at-a-time enqueue >= 2x Huey (equal durability)", "ratio", 2.0),
+        ("w3_p50", "enqueue-to-start p50 <= 10 ms", "max", 10.0),
+    ],
+    "postgres": [
+        ("w2_p1_steady", "drain, 1 process >= 1.5x PgQueuer (aim 2x)", "ratio", 1.5),
+        ("w2_p2_steady", "drain, 2 processes >= 1.3x 1 process", "self", 1.3),
+        ("w1", "one-at-a-time enqueue >= 1.3x PgQueuer", "ratio", 1.3),
+        ("w1b", "enqueue_many 50,000 >= 2x PgQueuer's bulk", "ratio", 2.0),
+        ("w3_p50", "enqueue-to-start p50 <= 3 ms", "max", 3.0),
+        ("w3_p99", "enqueue-to-start p99 <= 15 ms", "max", 15.0),
+    ],
+    "redis": [
+        ("w2_p1_steady", "drain, 1 process >= 2x the best Redis peer", "ratio", 2.0),
+        ("w2_p2_steady", "drain, 2 processes >= 1.3x 1 process", "self", 1.3),
+        ("w1", "one-at-a-time enqueue >= the best Redis peer", "ratio", 1.0),
+        ("w1b", "enqueue_many 50,000 >= 10x one-at-a-time", "bulk", 10.0),
+        ("w3_p50", "enqueue-to-start p50 <= 1.5 ms", "max", 1.5),
+        ("w3_p99", "enqueue-to-start p99 <= 10 ms", "max", 10.0),
+    ],
+}
 
-    The issue's Huey figures are Huey as installed (its SQLite storage at SQLite's
-    default synchronous=FULL); the stricter comparison, Huey at conveyor's durability
-    (synchronous=NORMAL), is checked too, so neither reading hides the other.
-    """
-    return [
-        _ratio_goal(rows.get("w2_huey_default"), "drain >= 3x Huey as installed", 3.0),
-        _ratio_goal(rows.get("w2_steady"), "drain >= 3x Huey at equal durability", 3.0),
-        _ratio_goal(rows.get("w1_huey_default"), "enqueue >= 2x Huey as installed", 2.0),
-        _ratio_goal(rows.get("w1_async"), "enqueue >= 2x Huey at equal durability", 2.0),
-        _latency_goal(rows.get("w3_p50"), "enqueue-to-start p50 <= 10 ms", 10.0),
-    ]
+
+def goals(store: str, rows: Mapping[str, Row]) -> list[Goal]:
+    """The store's goals; ``n/a`` where this run lacks a figure (e.g. no peers)."""
+    checked = []
+    for key, text, kind, target in GOALS.get(store, []):
+        row = rows.get(key)
+        mine = None if row is None else row.values.get(CONVEYOR)
+        if row is None or mine is None:
+            checked.append(Goal(text, "n/a", "conveyor not measured in this run"))
+            continue
+        if kind == "max":
+            ok = mine.median <= target
+            detail = f"{mine.median:.2f} {row.unit} (limit {target:g})"
+        else:
+            ratio = _goal_ratio(kind, row, rows)
+            if ratio is None:
+                checked.append(Goal(text, "n/a", "no figure to compare with in this run"))
+                continue
+            ok = ratio >= target
+            detail = f"{ratio:.2f}x (target {target:g}x)"
+        checked.append(Goal(text, "PASS" if ok else "MISS", detail))
+    return checked
 
 
-def _ratio_goal(row: Row | None, text: str, target: float) -> Goal:
-    if row is None or row.ratio is None:
-        return Goal(text, "n/a", "not measured against Huey in this run")
-    status = "PASS" if row.ratio >= target else "MISS"
-    return Goal(text, status, f"{row.ratio:.2f}x (target {target:g}x)")
-
-
-def _latency_goal(row: Row | None, text: str, limit: float) -> Goal:
-    if row is None or row.conveyor is None:
-        return Goal(text, "n/a", "not measured in this run")
-    p50 = row.conveyor.median
-    return Goal(text, "PASS" if p50 <= limit else "MISS", f"{p50:.2f} ms (limit {limit:g} ms)")
+def _goal_ratio(kind: str, row: Row, rows: Mapping[str, Row]) -> float | None:
+    if kind == "ratio":
+        return row.ratio
+    base_key = "w2_p1_steady" if kind == "self" else "w1"
+    base = rows.get(base_key)
+    mine, theirs = row.values.get(CONVEYOR), None if base is None else base.values.get(CONVEYOR)
+    if mine is None or theirs is None or theirs.median == 0:
+        return None
+    return mine.median / theirs.median
 
 
 def goals_text(checked: Sequence[Goal]) -> str:
@@ -138,20 +183,29 @@ def goals_text(checked: Sequence[Goal]) -> str:
 
 
 def write_json(path: Path, payload: Mapping[str, object]) -> None:
-    """Write the results file, creating its directory."""
+    """Write a results file, creating its directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
+#: Raw ceiling keys -> how they are described.
+CEILINGS = {
+    "sqlite_insert": "SQLite one-row INSERT+COMMIT (WAL, synchronous=NORMAL)",
+    "sqlite_claim_ack": "SQLite claim+ack in batches of 100",
+    "postgres_insert": "PostgreSQL one-row autocommit INSERT",
+    "postgres_copy": "PostgreSQL COPY",
+    "postgres_claim_ack": "PostgreSQL SKIP LOCKED claim+ack in batches of 100, one connection",
+    "redis_ping": "Redis PING round trips, one at a time",
+    "redis_pipeline": "Redis RPUSH in pipelines of 100",
+}
+
+
 def ceilings_text(ceilings: Mapping[str, Summary]) -> str:
-    """The raw SQLite ceilings, one line."""
-    parts = []
-    if "insert" in ceilings:
-        parts.append(f"one-row INSERT+COMMIT {_cell(ceilings['insert'], 'jobs/s', '')} rows/s")
-    if "claim_ack" in ceilings:
-        cell = _cell(ceilings["claim_ack"], "jobs/s", "")
-        parts.append(f"claim+ack in batches of 100 {cell} jobs/s")
-    return "Raw SQLite on this machine (WAL, synchronous=NORMAL): " + "; ".join(parts)
+    """The raw ceilings of a store, one line each."""
+    return "\n".join(
+        f"raw: {CEILINGS.get(key, key)}: {cell(summary, 'ops/s')} /s"
+        for key, summary in ceilings.items()
+    )
 
 
 def sweeps_text(sweeps: Mapping[str, Mapping[int, float]], chosen: Mapping[str, int]) -> str:

@@ -1,11 +1,13 @@
-"""The run: every workload in order, one measurement at a time, repetitions interleaved.
+"""The run of one store: every workload in order, one measurement at a time,
+repetitions interleaved.
 
-Order: raw SQLite ceilings, W1 and W1b (enqueue), W2 (drain: every setting of each
-library's concurrency sweep, the best median is the headline), W3 (latency, at each library's fixed
-``latency_concurrency``: the sweep's pick is noisy, and Huey's latency depends on it).
-Within a workload, repetition k of every library runs before repetition k + 1 of any,
-so a slow drift of the machine (thermal, other tenants) spreads over all libraries
-instead of landing on one.
+Order: the store's raw ceilings, W1 and W1b (enqueue), W2 (drain: every setting of each
+library's concurrency sweep with one worker process, the best median is the headline
+and is used again with two processes), W3 (latency, at each library's fixed
+``latency_concurrency``), W4 (10 ms I/O jobs at concurrency 100). Within a workload,
+repetition k of every library runs before repetition k + 1 of any, so a slow drift of
+the machine (thermal, other tenants) spreads over all libraries instead of landing on
+one.
 """
 
 from __future__ import annotations
@@ -16,25 +18,28 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import machine, measure
+from bench import machine, measure, places
 from bench.libraries import Library
+from bench.peers.env import SLEEP_SECONDS
 from bench.plan import Plan
 from bench.processes import run_json
 from bench.report import Row
 from bench.stats import Summary, percentile
 
 Figures = Mapping[str, float]
+Measure = Callable[[], Figures]
 
 #: Other processes' CPU use (fraction of all cores) under which a measurement starts at
 #: once; above it, ``Suite.once`` waits a little for the machine to quiet down.
 QUIET = 0.15
-Measure = Callable[[], Figures]
 
 
 @dataclass(slots=True)
-class Results:
-    """Everything a run found, ready for ``bench.report``."""
+class StoreResults:
+    """Everything a run found on one store, ready for ``bench.report``."""
 
+    store: str
+    libraries: list[str]
     rows: list[Row] = field(default_factory=list)
     ceilings: dict[str, Summary] = field(default_factory=dict)
     sweeps: dict[str, dict[int, float]] = field(default_factory=dict)
@@ -43,25 +48,21 @@ class Results:
 
 
 def progress(message: str) -> None:
-    """One line of progress on stderr (the table goes to stdout)."""
+    """One line of progress on stderr (the tables go to stdout)."""
     print(f"  {message}", file=sys.stderr, flush=True)
 
 
 class Suite:
-    """Runs a ``Plan`` against the given libraries, in fresh stores under ``workdir``."""
+    """Runs a ``Plan`` on one store against the given libraries, in fresh places."""
 
     def __init__(
-        self,
-        plan: Plan,
-        workdir: Path,
-        libraries: Mapping[str, Library],
-        huey_as_installed: Library | None = None,
+        self, plan: Plan, store: str, workdir: Path, libraries: Mapping[str, Library]
     ) -> None:
         self.plan = plan
+        self.store = store
         self.workdir = workdir
         self.libraries = libraries
-        self.huey_as_installed = huey_as_installed
-        self.results = Results()
+        self.results = StoreResults(store, list(libraries))
 
     def once(self, label: str, run: Measure) -> Figures:
         """One measurement. Before it, wait up to ``plan.quiet_wait`` seconds for other
@@ -75,7 +76,7 @@ class Suite:
         figures = run()
         shown = ", ".join(f"{k} {v:,.2f}" for k, v in figures.items())
         load = "" if busy is None else f" (machine {100 * busy:.0f}% busy before)"
-        progress(f"{label}: {shown}{load}")
+        progress(f"{self.store} {label}: {shown}{load}")
         return figures
 
     def repeat(self, label: str, measures: Mapping[str, Measure]) -> dict[str, dict[str, Summary]]:
@@ -90,37 +91,73 @@ class Suite:
         return {
             name: {figure: Summary.of(values) for figure, values in by_figure.items()}
             for name, by_figure in collected.items()
+            if by_figure
         }
 
-    def run(self) -> Results:
+    def run(self) -> StoreResults:
         """Every workload; returns the results (also kept on ``self.results``)."""
         self.raw_ceilings()
-        self.enqueue()
-        self.bulk_enqueue()
-        self.drain()
-        self.latency()
+        if self.libraries:
+            self.enqueue()
+            self.bulk_enqueue()
+            self.drain()
+            self.latency()
+            self.io_bound()
         return self.results
 
-    # -- raw SQLite ---------------------------------------------------------------
+    def _row(
+        self,
+        key: str,
+        title: str,
+        unit: str,
+        *,
+        values: dict[str, Summary],
+        better: str = "higher",
+        notes: dict[str, str] | None = None,
+        ceiling: str | None = None,
+    ) -> None:
+        row = Row(
+            key=key,
+            title=title,
+            unit=unit,
+            better=better,
+            values=values,
+            notes=notes or {},
+            ceiling=ceiling,
+        )
+        self.results.rows.append(row)
+
+    # -- raw ceilings -------------------------------------------------------------
 
     def raw_ceilings(self) -> None:
-        """The store's own limits (``bench.raw_sqlite``), in conveyor's interpreter."""
+        """The store's own limits (``bench.raw_*``), in conveyor's interpreter."""
         n = self.plan.raw_jobs
+        loops = {
+            "sqlite": ("insert", "claim-ack"),
+            "postgres": ("insert", "copy", "claim-ack"),
+            "redis": ("ping", "pipeline"),
+        }[self.store]
 
         def loop(kind: str) -> Measure:
             def run() -> Figures:
-                db = measure.fresh_dir(self.workdir, "sqlite", kind) / "raw.db"
-                command = [sys.executable, "-m", "bench.raw_sqlite", kind]
-                result = run_json([*command, "--n", str(n), "--db", str(db)], env={}, timeout=300)
+                directory = measure.fresh_dir(self.workdir, f"raw-{self.store}", kind)
+                command = [sys.executable, "-m", f"bench.raw_{self.store}", kind, "--n", str(n)]
+                with places.fresh(self.store, directory, redis_patterns=("{prefix}:*",)) as place:
+                    if self.store == "sqlite":
+                        command += ["--db", str(directory / "raw.db")]
+                    elif self.store == "postgres":
+                        command += ["--url", place.postgres]
+                    else:
+                        command += ["--url", place.redis, "--prefix", place.name]
+                    result = run_json(command, env={}, timeout=300)
                 return {"rate": n / float(result["seconds"])}
 
             return run
 
-        found = self.repeat("raw", {"insert": loop("insert"), "claim-ack": loop("claim-ack")})
-        self.results.ceilings = {
-            "insert": found["insert"]["rate"],
-            "claim_ack": found["claim-ack"]["rate"],
-        }
+        found = self.repeat("raw", {kind: loop(kind) for kind in loops})
+        for kind in loops:
+            key = f"{self.store}_{kind.replace('-', '_')}"
+            self.results.ceilings[key] = found[kind]["rate"]
 
     # -- W1 / W1b -----------------------------------------------------------------
 
@@ -129,151 +166,158 @@ class Suite:
 
     def enqueue(self) -> None:
         """W1: one job per call from one process."""
-        n = self.plan.jobs
+        n = self.plan.enqueue_jobs
         measures: dict[str, Measure] = {}
-        if "conveyor" in self.libraries:
-            conveyor = self.libraries["conveyor"]
-            measures["conveyor async"] = self._rate(conveyor, n, "enqueue", "--mode", "async")
-            measures["conveyor sync"] = self._rate(conveyor, n, "enqueue", "--mode", "sync")
-        if "huey" in self.libraries:
-            measures["huey"] = self._rate(self.libraries["huey"], n, "enqueue")
-        if self.huey_as_installed is not None:
-            measures["huey as installed"] = self._rate(self.huey_as_installed, n, "enqueue")
+        for name, library in self.libraries.items():
+            if name == "conveyor":
+                measures[name] = self._rate(library, n, "enqueue", "--mode", "async")
+                measures["conveyor sync"] = self._rate(library, n, "enqueue", "--mode", "sync")
+            else:
+                measures[name] = self._rate(library, n, "enqueue")
         found = {name: f["rate"] for name, f in self.repeat("W1", measures).items()}
-        huey = found.get("huey")
-        self.results.rows += [
-            Row(
-                key="w1_async",
-                title=f"W1 enqueue {n:,} one per call: `await enqueue()` vs Huey call",
-                unit="jobs/s",
-                conveyor=found.get("conveyor async"),
-                huey=huey,
-                ceiling="insert",
-            ),
-            Row(
-                key="w1_sync",
-                title=f"W1 enqueue {n:,} one per call: `enqueue_sync()` vs Huey call",
-                unit="jobs/s",
-                conveyor=found.get("conveyor sync"),
-                huey=huey,
-                ceiling="insert",
-            ),
-        ]
-        if "huey as installed" in found:
-            self.results.rows.append(
-                Row(
-                    key="w1_huey_default",
-                    title="W1 vs Huey as installed (synchronous=FULL)",
-                    unit="jobs/s",
-                    conveyor=found.get("conveyor async"),
-                    huey=found["huey as installed"],
-                    ceiling="insert",
-                )
+        ceiling = {"sqlite": "sqlite_insert", "postgres": "postgres_insert"}.get(
+            self.store, "redis_ping"
+        )
+        peers = {k: v for k, v in found.items() if k not in ("conveyor", "conveyor sync")}
+        self._row(
+            "w1",
+            f"W1 enqueue {n:,} one per call (conveyor: `await enqueue()`)",
+            "jobs/s",
+            values={k: v for k, v in found.items() if k != "conveyor sync"},
+            ceiling=ceiling,
+        )
+        if "conveyor sync" in found:
+            self._row(
+                "w1_sync",
+                f"W1 enqueue {n:,} one per call (conveyor: `enqueue_sync()`)",
+                "jobs/s",
+                values={"conveyor": found["conveyor sync"], **peers},
+                ceiling=ceiling,
             )
 
     def bulk_enqueue(self) -> None:
-        """W1b: conveyor's ``enqueue_many`` in chunks and in one call (Huey has no bulk API)."""
-        if "conveyor" not in self.libraries:
-            return
-        conveyor, n, chunk = self.libraries["conveyor"], self.plan.bulk_jobs, self.plan.bulk_chunk
+        """W1b: each library's bulk API, in chunks of ``plan.bulk_chunk``."""
+        n, chunk = self.plan.bulk_jobs, self.plan.bulk_chunk
         measures = {
-            "chunks": self._rate(conveyor, n, "enqueue-many", "--chunk", str(chunk)),
-            "one call": self._rate(conveyor, n, "enqueue-many", "--chunk", "0"),
+            name: self._rate(library, n, "enqueue-many", "--chunk", str(chunk))
+            for name, library in self.libraries.items()
+            if library.bulk
         }
         found = {name: f["rate"] for name, f in self.repeat("W1b", measures).items()}
-        note = "no bulk API" if "huey" in self.libraries else ""
-        self.results.rows += [
-            Row(
-                key="w1b_chunks",
-                title=f"W1b `enqueue_many` {n:,} in chunks of {chunk:,}",
-                unit="jobs/s",
-                conveyor=found["chunks"],
-                note=note,
-            ),
-            Row(
-                key="w1b_one_call",
-                title=f"W1b `enqueue_many` {n:,} in one call",
-                unit="jobs/s",
-                conveyor=found["one call"],
-                note=note,
-            ),
-        ]
+        ceiling = {"postgres": "postgres_copy", "redis": "redis_pipeline"}.get(self.store)
+        self._row(
+            "w1b",
+            f"W1b bulk enqueue {n:,} in chunks of {chunk:,}",
+            "jobs/s",
+            values=found,
+            notes=self._notes("w1b"),
+            ceiling=ceiling,
+        )
+
+    def _notes(self, workload: str) -> dict[str, str]:
+        return {
+            name: library.notes[workload]
+            for name, library in self.libraries.items()
+            if workload in library.notes
+        }
 
     # -- W2 -----------------------------------------------------------------------
 
-    def drain(self) -> None:
-        """W2: every setting of each library's sweep, ``plan.repeat`` times each; the
-        headline is the setting with the best median steady rate (a single run per
-        setting picks a lucky outlier too often on a 2-core machine)."""
-        n = self.plan.jobs
-        measures: dict[str, Measure] = {}
-        settings: dict[str, list[int]] = {}
-        for name, library in self.libraries.items():
-            sweep = library.concurrency_sweep
-            settings[name] = list(sweep) if self.plan.sweep else [sweep[len(sweep) // 2]]
-            for concurrency in settings[name]:
-                measures[f"{name} c={concurrency}"] = self._drain(library, concurrency)
-        runs = self.repeat("W2", measures)
-        found: dict[str, dict[str, Summary]] = {}
-        for name, tried in settings.items():
-            medians = {c: runs[f"{name} c={c}"]["steady"].median for c in tried}
-            best = max(medians, key=medians.__getitem__)
-            self.results.chosen[name] = best
-            if len(tried) > 1:
-                self.results.sweeps[name] = medians
-            found[name] = runs[f"{name} c={best}"]
-        conveyor, huey = found.get("conveyor", {}), found.get("huey", {})
-        self._drain_rows(n, conveyor, huey)
-        if self.huey_as_installed is not None and "huey" in self.results.chosen:
-            # Huey's own default durability (synchronous=FULL), at its best concurrency.
-            best = self.results.chosen["huey"]
-            default = self.repeat(
-                "W2", {"huey as installed": self._drain(self.huey_as_installed, best)}
-            )
-            self.results.rows.append(
-                Row(
-                    key="w2_huey_default",
-                    title="W2 drain vs Huey as installed (synchronous=FULL)",
-                    unit="jobs/s",
-                    conveyor=conveyor.get("steady"),
-                    huey=default["huey as installed"]["steady"],
-                    ceiling="claim_ack",
-                )
-            )
+    def _drain(
+        self, library: Library, concurrency: int, processes: int, job: str = "noop"
+    ) -> Measure:
+        n = self.plan.io_jobs if job == "sleep" else self.plan.drain_jobs
 
-    def _drain_rows(self, n: int, conveyor: dict[str, Summary], huey: dict[str, Summary]) -> None:
-        self.results.rows += [
-            Row(
-                key="w2_steady",
-                title=f"W2 drain {n:,}, 1 worker process: first to last job start",
-                unit="jobs/s",
-                conveyor=conveyor.get("steady"),
-                huey=huey.get("steady"),
-                ceiling="claim_ack",
-            ),
-            Row(
-                key="w2_overall",
-                title=f"W2 drain {n:,}, 1 worker process: spawn to last job start",
-                unit="jobs/s",
-                conveyor=conveyor.get("overall"),
-                huey=huey.get("overall"),
-                ceiling="claim_ack",
-            ),
-            Row(
-                key="w2_startup",
-                title="W2 worker start-up: spawn to first job start",
-                unit="s",
-                conveyor=conveyor.get("startup"),
-                huey=huey.get("startup"),
-            ),
-        ]
-
-    def _drain(self, library: Library, concurrency: int) -> Measure:
         def drain_once() -> Figures:
-            sample = measure.drain(library, self.workdir, self.plan.jobs, concurrency)
-            return {"steady": sample.steady, "startup": sample.startup, "overall": sample.overall}
+            sample = measure.drain(
+                library, self.workdir, n, concurrency, processes=processes, job=job
+            )
+            if job == "sleep":  # the probe counts ends: first start = first end - 10 ms
+                return {"rate": n / (sample.span + SLEEP_SECONDS), "startup": sample.startup}
+            return {
+                "steady": sample.steady,
+                "startup": sample.startup,
+                "overall": sample.overall,
+                "rss": sample.rss_mib,
+            }
 
         return drain_once
+
+    def drain(self) -> None:
+        """W2: every setting of each library's sweep with one worker process,
+        ``plan.repeat`` times each; the headline is the setting with the best median
+        steady rate, which is then measured with two processes."""
+        n = self.plan.drain_jobs
+        measures: dict[str, Measure] = {}
+        tried: dict[str, list[int]] = {}
+        for name, library in self.libraries.items():
+            sweep = library.drain_sweep
+            tried[name] = list(sweep) if self.plan.sweep else [sweep[len(sweep) // 2]]
+            for concurrency in tried[name]:
+                measures[f"{name} c={concurrency}"] = self._drain(library, concurrency, 1)
+        runs = self.repeat("W2 1 process", measures)
+        one: dict[str, dict[str, Summary]] = {}
+        for name, settings in tried.items():
+            medians = {c: runs[f"{name} c={c}"]["steady"].median for c in settings}
+            best = max(medians, key=medians.__getitem__)
+            self.results.chosen[name] = best
+            if len(settings) > 1:
+                self.results.sweeps[name] = medians
+            one[name] = runs[f"{name} c={best}"]
+        claim = f"{self.store}_claim_ack" if self.store != "redis" else None
+        title = f"W2 drain {n:,}"
+        self._row(
+            "w2_p1_steady",
+            f"{title}, 1 process: first to last job start",
+            "jobs/s",
+            values=_pick(one, "steady"),
+            ceiling=claim,
+        )
+        self._row(
+            "w2_p1_overall",
+            f"{title}, 1 process: spawn to last job start",
+            "jobs/s",
+            values=_pick(one, "overall"),
+            ceiling=claim,
+        )
+        self._row(
+            "w2_startup",
+            "W2 start-up, 1 process: spawn to first job start",
+            "s",
+            better="lower",
+            values=_pick(one, "startup"),
+        )
+        self._row(
+            "w2_rss",
+            "Worker RSS after W2, 1 process",
+            "MiB",
+            better="lower",
+            values=_pick(one, "rss"),
+        )
+        for processes in self.plan.drain_processes:
+            if processes == 1:
+                continue
+            more = self.repeat(
+                f"W2 {processes} processes",
+                {
+                    name: self._drain(library, self.results.chosen[name], processes)
+                    for name, library in self.libraries.items()
+                },
+            )
+            self._row(
+                f"w2_p{processes}_steady",
+                f"{title}, {processes} processes: first to last job start",
+                "jobs/s",
+                values=_pick(more, "steady"),
+                ceiling=claim,
+            )
+            self._row(
+                f"w2_p{processes}_overall",
+                f"{title}, {processes} processes: spawn to last job start",
+                "jobs/s",
+                values=_pick(more, "overall"),
+                ceiling=claim,
+            )
 
     # -- W3 -----------------------------------------------------------------------
 
@@ -290,14 +334,36 @@ class Suite:
             return latency_once
 
         found = self.repeat("W3", {name: run(lib) for name, lib in self.libraries.items()})
-        conveyor, huey = found.get("conveyor", {}), found.get("huey", {})
         for q in ("p50", "p95", "p99"):
-            self.results.rows.append(
-                Row(
-                    key=f"w3_{q}",
-                    title=f"W3 enqueue to start {q}, idle worker, {n} jobs at {rate:g}/s",
-                    unit="ms",
-                    conveyor=conveyor.get(q),
-                    huey=huey.get(q),
-                )
+            self._row(
+                f"w3_{q}",
+                f"W3 enqueue to start {q}, idle worker, {n} jobs at {rate:g}/s",
+                "ms",
+                better="lower",
+                values=_pick(found, q),
             )
+
+    # -- W4 -----------------------------------------------------------------------
+
+    def io_bound(self) -> None:
+        """W4: jobs that wait 10 ms for I/O, at concurrency ``plan.io_concurrency``. The
+        probe counts job ends here, so the rate is N over first job start (the first end
+        minus 10 ms) to last job end; at most concurrency / 10 ms = 10,000 jobs/s."""
+        n, concurrency = self.plan.io_jobs, self.plan.io_concurrency
+        measures = {
+            name: self._drain(library, concurrency, 1, job="sleep")
+            for name, library in self.libraries.items()
+            if library.io_concurrency is not None
+        }
+        found = self.repeat("W4", measures)
+        self._row(
+            "w4",
+            f"W4 drain {n:,} jobs of 10 ms I/O, concurrency {concurrency}, 1 process",
+            "jobs/s",
+            values=_pick(found, "rate"),
+            notes={k: v for k, v in self._notes("w4").items() if k not in found},
+        )
+
+
+def _pick(found: Mapping[str, Mapping[str, Summary]], figure: str) -> dict[str, Summary]:
+    return {name: figures[figure] for name, figures in found.items() if figure in figures}

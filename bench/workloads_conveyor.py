@@ -1,13 +1,13 @@
 """conveyor's side of the client workloads, run as ``python -m bench.workloads_conveyor``.
 
-Each subcommand runs in a fresh process on a fresh store (``CONVEYOR_URL``) and prints
-one JSON line, ``{"n": ..., "seconds": ...}``, for the harness:
+The subcommands and the JSON line are those of ``bench.clientcli``, on the store named
+by ``CONVEYOR_URL`` (SQLite, PostgreSQL or Redis: the same code for all three):
 
 - ``enqueue --mode async``: W1, ``await noop.enqueue(payload)`` one job per call, the
   primary API; ``--mode sync``: the same through ``enqueue_sync`` (the sync bridge).
 - ``enqueue-many --chunk C``: W1b, ``enqueue_many`` in chunks of ``C`` payloads (0: all
   in one call).
-- ``fill``: queue jobs for the drain workload (not timed).
+- ``fill``: queue jobs for a drain workload with ``enqueue_many`` (not timed).
 - ``produce``: W3's paced producer (``bench.pacing``).
 
 Opening the store (and migrating it) and ``warmup`` calls happen before the clock
@@ -16,19 +16,22 @@ starts: the figure is the steady rate of the call itself, payload models include
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.apps.conveyor_noop import Noop, Stamped, app, noop, stamped
+from bench import clientcli
+from bench.apps.conveyor_noop import Noop, Stamped, app, noop, sleep, stamped
 from bench.pacing import produce_async
 
 
-async def enqueue_async(n: int, warmup: int) -> float:
-    """Seconds for ``n`` awaited ``enqueue`` calls."""
+async def _setup() -> None:
+    async with app:  # opening the store migrates it
+        pass
+
+
+async def _enqueue_async(n: int, warmup: int) -> float:
     async with app:
         for i in range(warmup):
             await noop.enqueue(Noop(i=i))
@@ -38,8 +41,7 @@ async def enqueue_async(n: int, warmup: int) -> float:
         return time.perf_counter() - start
 
 
-def enqueue_sync(n: int, warmup: int) -> float:
-    """Seconds for ``n`` ``enqueue_sync`` calls."""
+def _enqueue_sync(n: int, warmup: int) -> float:
     try:
         for i in range(warmup):
             noop.enqueue_sync(Noop(i=i))
@@ -52,19 +54,17 @@ def enqueue_sync(n: int, warmup: int) -> float:
         app.portal.stop()
 
 
-async def enqueue_many(n: int, chunk: int) -> float:
-    """Seconds to store ``n`` jobs with ``enqueue_many`` in chunks of ``chunk``."""
+async def _enqueue_many(n: int, chunk: int, job: str = "noop") -> float:
     size = chunk or n
+    kind = sleep if job == "sleep" else noop
     async with app:
         start = time.perf_counter()
         for low in range(0, n, size):
-            await noop.enqueue_many([Noop(i=i) for i in range(low, min(low + size, n))])
+            await kind.enqueue_many([Noop(i=i) for i in range(low, min(low + size, n))])
         return time.perf_counter() - start
 
 
-async def produce(n: int, rate: float, probe_dir: Path, idle: float) -> float:
-    """W3: the paced producer; returns the seconds the paced part took."""
-
+async def _produce(n: int, rate: float, probe_dir: Path, idle: float) -> float:
     async def enqueue_one(seq: int, t: float) -> object:
         return await stamped.enqueue(Stamped(seq=seq, t=t))
 
@@ -74,40 +74,32 @@ async def produce(n: int, rate: float, probe_dir: Path, idle: float) -> float:
         )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.workloads_conveyor")
-    commands = parser.add_subparsers(dest="command", required=True)
-    one = commands.add_parser("enqueue")
-    one.add_argument("--n", type=int, required=True)
-    one.add_argument("--mode", choices=("async", "sync"), default="async")
-    one.add_argument("--warmup", type=int, default=50)
-    many = commands.add_parser("enqueue-many")
-    many.add_argument("--n", type=int, required=True)
-    many.add_argument("--chunk", type=int, default=1000)
-    fill = commands.add_parser("fill")
-    fill.add_argument("--n", type=int, required=True)
-    paced = commands.add_parser("produce")
-    paced.add_argument("--n", type=int, required=True)
-    paced.add_argument("--rate", type=float, required=True)
-    paced.add_argument("--probe-dir", type=Path, required=True)
-    paced.add_argument("--idle", type=float, default=1.0)
-    return parser
+class ConveyorClient:
+    """``bench.clientcli.Client`` for conveyor."""
+
+    def setup(self) -> None:
+        asyncio.run(_setup())
+
+    def enqueue(self, n: int, warmup: int, mode: str) -> float:
+        if mode == "sync":
+            return _enqueue_sync(n, warmup)
+        if mode not in ("async", "default"):
+            raise SystemExit(f"unknown --mode {mode!r} (async or sync)")
+        return asyncio.run(_enqueue_async(n, warmup))
+
+    def enqueue_many(self, n: int, chunk: int) -> float:
+        return asyncio.run(_enqueue_many(n, chunk))
+
+    def fill(self, n: int, job: str) -> None:
+        asyncio.run(_enqueue_many(n, 1000, job))
+
+    def produce(self, n: int, rate: float, probe_dir: Path, idle: float) -> float:
+        return asyncio.run(_produce(n, rate, probe_dir, idle))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run one subcommand and print its JSON line."""
-    args = _parser().parse_args(argv)
-    if args.command == "enqueue" and args.mode == "sync":
-        seconds = enqueue_sync(args.n, args.warmup)
-    elif args.command == "enqueue":
-        seconds = asyncio.run(enqueue_async(args.n, args.warmup))
-    elif args.command == "enqueue-many":
-        seconds = asyncio.run(enqueue_many(args.n, args.chunk))
-    elif args.command == "fill":
-        seconds = asyncio.run(enqueue_many(args.n, 1000))
-    else:
-        seconds = asyncio.run(produce(args.n, args.rate, args.probe_dir, args.idle))
-    print(json.dumps({"n": args.n, "seconds": seconds}))
+    clientcli.main("python -m bench.workloads_conveyor", ConveyorClient(), argv)
 
 
 if __name__ == "__main__":

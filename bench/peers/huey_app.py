@@ -1,7 +1,9 @@
 """The Huey app the benchmark's consumer runs: ``bench.peers.huey_app.huey``.
 
-The same two no-op tasks as conveyor's bench app (``bench.apps.conveyor_noop``), with
-handlers that only call the completion probe. Runs in the peers' venv.
+The same tasks as conveyor's bench app (``bench.apps.conveyor_noop``), with handlers
+that only call the completion probe; W4's ``bench.sleep`` blocks its worker thread for
+10 ms (``time.sleep``: Huey's thread workers are its form of concurrent I/O waits).
+Runs in the peers' venv.
 
 Durability is matched to conveyor's: both use WAL with ``synchronous=NORMAL``. Huey's
 ``SqliteStorage`` leaves ``synchronous`` at SQLite's default (FULL: an fsync of the WAL
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 
 from huey import SqliteHuey
 from huey.storage import SqliteStorage
@@ -53,7 +56,13 @@ def _stamped(seq: int, t: float) -> None:
     probe.hit(seq, t)
 
 
+def _sleep(i: int) -> None:
+    time.sleep(0.01)
+    probe.hit()
+
+
 # Decorators applied as calls: huey is untyped, and mypy --strict rejects an untyped
 # decorator on a typed function.
 noop = huey.task(name="bench.noop")(_noop)
 stamped = huey.task(name="bench.stamped")(_stamped)
+sleep = huey.task(name="bench.sleep")(_sleep)
