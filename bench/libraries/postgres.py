@@ -10,7 +10,7 @@ from bench.libraries.peer import Peer
 
 @dataclass(frozen=True, kw_only=True)
 class PgQueuer(Peer):
-    """PgQueuer's ``pgq run`` at its best documented setting for throughput: batches of
+    """PgQueuer's worker (``pgq run``'s code path) at its best documented setting for throughput: batches of
     100 (``--batch-size 100``). ``concurrency`` 0 leaves the number of jobs in flight
     uncapped (PgQueuer's default); otherwise it is ``--max-concurrent-tasks``, with the
     batch size at most half of it (PgQueuer requires that)."""
@@ -31,8 +31,8 @@ class PgQueuer(Peer):
         )
 
     def worker(self, concurrency: int, *, burst: bool, index: int) -> list[str]:
-        command = [python_bin(self.python, "pgq"), "run", "bench.peers.pgqueuer_app:main"]
-        command += ["--log-level", "WARNING"]
+        # ``pgq run`` itself fails in 1.6.0: see bench.peers.pgqueuer_worker.
+        command = [str(self.python), "-m", "bench.peers.pgqueuer_worker"]
         if concurrency == 0:
             return [*command, "--batch-size", "100"]
         batch = min(100, max(1, concurrency // 2))
@@ -40,8 +40,9 @@ class PgQueuer(Peer):
 
     def settings(self) -> dict[str, object]:
         return self.base_settings() | {
-            "worker": "pgq run bench.peers.pgqueuer_app:main --log-level WARNING "
-            "--batch-size 100 (W4: --batch-size 50 --max-concurrent-tasks 100)",
+            "worker": "python -m bench.peers.pgqueuer_worker (= pgq run "
+            "bench.peers.pgqueuer_app:main, whose CLI fails in 1.6.0) --batch-size 100 "
+            "(W4: --batch-size 50 --max-concurrent-tasks 100)",
             "driver": "asyncpg (AsyncpgDriver), a fresh database per run",
             "handlers": "async def entrypoints",
         }
