@@ -53,7 +53,7 @@ class Plan:
             bulk_chunk=1000,
             drain_jobs=n,
             drain_processes=(1, 2),
-            latency_jobs=30 if quick else 200,
+            latency_jobs=20 if quick else 200,
             latency_rate=20.0,
             io_jobs=max(n // 4, 100),
             io_concurrency=100,
