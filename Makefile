@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    start the demo: a worker on SQLite and a few jobs completing live"
 	@echo "make test   lint, type-check, check import layers, run the whole test suite"
-	@echo "make bench  measure conveyor (see docs/benchmarks.md)"
+	@echo "make bench  measure conveyor against its peers on every store (see docs/benchmarks.md)"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -44,6 +44,7 @@ fmt: install
 	$(BIN)/ruff format src tests examples bench
 	$(BIN)/ruff check --fix src tests examples bench
 
+# The harness creates the peers' venvs under bench/.peers/ itself (pinned requirements).
 bench: install
 	$(BIN)/python -m bench
 

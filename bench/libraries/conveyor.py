@@ -40,7 +40,8 @@ class Conveyor:
         return cls(store=store)
 
     def redis_patterns(self) -> Sequence[str]:
-        return ("{prefix}*",)
+        # Its keys are "{<prefix>}:..." (one Redis Cluster hash tag); both forms, to be safe.
+        return ("{prefix}*", "{{{prefix}}}*")
 
     def url(self, place: Place) -> str:
         if self.store == "sqlite":
