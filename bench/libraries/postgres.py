@@ -10,8 +10,8 @@ from bench.libraries.peer import Peer
 
 @dataclass(frozen=True, kw_only=True)
 class PgQueuer(Peer):
-    """PgQueuer's worker (``pgq run``'s code path) at its best documented setting for throughput: batches of
-    100 (``--batch-size 100``). ``concurrency`` 0 leaves the number of jobs in flight
+    """PgQueuer's worker (``pgq run``'s code path) at its best documented setting for
+    throughput: batches of 100 (``--batch-size 100``). ``concurrency`` 0 leaves the number of jobs in flight
     uncapped (PgQueuer's default); otherwise it is ``--max-concurrent-tasks``, with the
     batch size at most half of it (PgQueuer requires that)."""
 
