@@ -11,9 +11,10 @@ from bench.libraries.peer import Peer
 @dataclass(frozen=True, kw_only=True)
 class PgQueuer(Peer):
     """PgQueuer's worker (``pgq run``'s code path) at its best documented setting for
-    throughput: batches of 100 (``--batch-size 100``). ``concurrency`` 0 leaves the number of jobs in flight
-    uncapped (PgQueuer's default); otherwise it is ``--max-concurrent-tasks``, with the
-    batch size at most half of it (PgQueuer requires that)."""
+    throughput: batches of 100 (``--batch-size 100``). ``concurrency`` 0 leaves the
+    number of jobs in flight uncapped (PgQueuer's default); otherwise it is
+    ``--max-concurrent-tasks``, with the batch size at most half of it (PgQueuer
+    requires that)."""
 
     @classmethod
     def create(cls, store: str) -> PgQueuer:
