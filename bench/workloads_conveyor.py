@@ -3,6 +3,7 @@
 The subcommands and the JSON line are those of ``bench.clientcli``, on the store named
 by ``CONVEYOR_URL`` (SQLite, PostgreSQL or Redis: the same code for all three):
 
+- ``setup``: migrate the store, as ``conveyor migrate`` does (not timed).
 - ``enqueue --mode async``: W1, ``await noop.enqueue(payload)`` one job per call, the
   primary API; ``--mode sync``: the same through ``enqueue_sync`` (the sync bridge).
 - ``enqueue-many --chunk C``: W1b, ``enqueue_many`` in chunks of ``C`` payloads (0: all
@@ -27,8 +28,12 @@ from bench.pacing import produce_async
 
 
 async def _setup() -> None:
-    async with app:  # opening the store migrates it
-        pass
+    # What `conveyor migrate` does: a server store (PostgreSQL) refuses to open an
+    # out-of-date schema; an embedded one (SQLite) would also migrate on open.
+    try:
+        await app.backend.migrate()
+    finally:
+        await app.close()
 
 
 async def _enqueue_async(n: int, warmup: int) -> float:
