@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 # uv from PATH if there is one, else a private copy installed with pip into .tools/.
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 PYTEST_ARGS ?=
+# e.g. make bench BENCH_ARGS="--store redis --jobs 2000 --repeat 1"
+BENCH_ARGS ?=
 
 .PHONY: help install run test lint fmt typecheck bench bench-quick clean
 
@@ -46,7 +48,7 @@ fmt: install
 
 # The harness creates the peers' venvs under bench/.peers/ itself (pinned requirements).
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 bench-quick: install
 	$(BIN)/python -m bench --quick
