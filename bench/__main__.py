@@ -139,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as workdir:
             for store in plan.stores:
+                if not plan.libraries(store):
+                    print(f"\n## {store}\n\nskipped: {plan.only} is not in its lineup")
+                    continue
                 reason = unavailable(store)
                 if reason is not None:
                     print(f"\n## {store}\n\nskipped: {reason}")
