@@ -1,0 +1,74 @@
+"""``problem_route(settings)``: the route class of every conveyor route.
+
+It does two things per request, so that they hold wherever the routes are mounted (a
+user's FastAPI app need not install our exception handlers):
+- the body is read through ``LimitedRequest``, which stops at ``max_body_bytes`` while
+  reading (a declared ``Content-Length`` over the limit is refused before reading);
+- any exception the route raises is turned into a problem details answer
+  (``problems.problem_from``); only a genuine bug propagates, as a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from conveyor.web.problems import Problem, problem_from
+from conveyor.web.settings import WebSettings
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(413, "body-too-large", f"The request body is larger than {limit} bytes.")
+
+
+class LimitedRequest(Request):
+    """A request whose body may be at most ``limit`` bytes (checked while reading)."""
+
+    limit: int = 1024 * 1024
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            declared = self.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.limit:
+                raise too_large(self.limit)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in self.stream():
+                size += len(chunk)
+                if size > self.limit:
+                    raise too_large(self.limit)
+                chunks.append(chunk)
+            self._body = b"".join(chunks)
+        return self._body
+
+
+def problem_route(settings: WebSettings) -> type[APIRoute]:
+    """An ``APIRoute`` class applying ``settings``' body limit and problem mapping."""
+
+    class ProblemRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def handle(request: Request) -> Response:
+                limited = LimitedRequest(request.scope, request.receive)
+                limited.limit = settings.max_body_bytes
+                try:
+                    return await handler(limited)
+                except Exception as exc:
+                    problem = problem_from(exc, retry_after=settings.retry_after)
+                    if problem is None:
+                        raise
+                    return problem.response(instance=request.url.path)
+
+            return handle
+
+    return ProblemRoute
+
+
+def route_kwargs(settings: WebSettings) -> dict[str, Any]:
+    """Keyword arguments making an ``APIRouter`` use the problem route class."""
+    return {"route_class": problem_route(settings)}
