@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 # uv from PATH if there is one, else a private copy installed with pip into .tools/.
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 PYTEST_ARGS ?=
+PORT ?= 8000
 
 .PHONY: help install run demo test lint fmt typecheck bench bench-quick clean
 
@@ -29,7 +30,7 @@ install: $(VENV)/.installed
 
 # Local development only: no API keys on 127.0.0.1 (the command warns loudly about it).
 run: install
-	$(BIN)/conveyor serve --app examples.service:app --insecure-no-auth
+	$(BIN)/conveyor serve --app examples.service:app --insecure-no-auth --port $(PORT)
 
 demo: install
 	$(BIN)/python examples/demo.py
