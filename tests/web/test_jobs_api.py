@@ -266,3 +266,21 @@ def test_health_and_readiness(live: Live) -> None:
     assert (ready.status_code, ready.json()) == (200, {"status": "ok"})
     assert docs.status_code == 200
     assert "/v1/jobs/{job_id}/cancel" in schema.json()["paths"]
+
+
+def test_a_body_that_is_not_json_is_415(live: Live) -> None:
+    with live.client() as client:
+        form = client.post(
+            "/v1/jobs",
+            content=b"type=math.add",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        missing = client.post("/v1/jobs", content=b'{"type": "math.add", "payload": {}}')
+        problem_json = client.post(
+            "/v1/jobs",
+            content=b'{"type": "math.add", "payload": {"a": 1, "b": 1}}',
+            headers={"Content-Type": "application/merge-patch+json; charset=utf-8"},
+        )
+    assert_problem(form, 415, "unsupported-media-type")
+    assert_problem(missing, 415, "unsupported-media-type")
+    assert problem_json.status_code == 202

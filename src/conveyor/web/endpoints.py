@@ -98,7 +98,7 @@ def async_endpoint(
         response_model=Job,
         responses={
             200: {"model": Job, "description": "Same Idempotency-Key and body as before"},
-            **problem_responses(400, 413, 422, 429, 503),
+            **problem_responses(400, 413, 415, 422, 429, 503),
         },
         name=name or f"async:{job.name}",
         summary=f"Run {job.name} in the background",

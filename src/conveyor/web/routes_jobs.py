@@ -25,7 +25,7 @@ from conveyor.web.schemas import JobList, JobTypeInfo, SubmitJob
 from conveyor.web.service import Service
 from conveyor.web.submit import submit
 
-COMMON = (400, 401, 413, 422, 503)
+COMMON = (400, 401, 413, 415, 422, 503)
 
 
 def build_jobs_router(service: Service) -> APIRouter:

@@ -2,6 +2,8 @@
 
 It does two things per request, so that they hold wherever the routes are mounted (a
 user's FastAPI app need not install our exception handlers):
+- a route that takes a body accepts only JSON (415 otherwise, rather than FastAPI's
+  puzzling 422 for a form-encoded body, which is what curl sends without ``-H``);
 - the body is read through ``LimitedRequest``, which stops at ``max_body_bytes`` while
   reading (a declared ``Content-Length`` over the limit is refused before reading);
 - any exception the route raises is turned into a problem details answer
@@ -53,10 +55,18 @@ def problem_route(settings: WebSettings) -> type[APIRoute]:
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
+            takes_json = self.body_field is not None
+
             async def handle(request: Request) -> Response:
                 limited = LimitedRequest(request.scope, request.receive)
                 limited.limit = settings.max_body_bytes
                 try:
+                    if takes_json and not _is_json(request.headers.get("content-type")):
+                        raise Problem(
+                            415,
+                            "unsupported-media-type",
+                            "Send the body as JSON, with 'Content-Type: application/json'.",
+                        )
                     return await handler(limited)
                 except Exception as exc:
                     problem = problem_from(exc, retry_after=settings.retry_after)
@@ -69,6 +79,11 @@ def problem_route(settings: WebSettings) -> type[APIRoute]:
     return ProblemRoute
 
 
-def route_kwargs(settings: WebSettings) -> dict[str, Any]:
-    """Keyword arguments making an ``APIRouter`` use the problem route class."""
-    return {"route_class": problem_route(settings)}
+def _is_json(content_type: str | None) -> bool:
+    """``application/json`` or ``application/<anything>+json``, any parameters."""
+    if content_type is None:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
