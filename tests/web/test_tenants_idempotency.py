@@ -4,10 +4,12 @@ backpressure, against a real server."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import httpx
 
 from conveyor.web import WebSettings
+from conveyor.web.auth import issue_key
 from tests.web.conftest import Live, StartServer
 from tests.web.test_jobs_api import assert_problem, submit
 
@@ -137,3 +139,11 @@ def test_backpressure_per_tenant(start_server: StartServer) -> None:
     assert int(second.headers["retry-after"]) >= 1
     assert other_tenant.status_code == 202
     assert after_drain.status_code == 202
+
+
+def test_a_key_without_tenant_that_is_not_admin_is_refused(live: Live) -> None:
+    issued = issue_key(tenant="placeholder")
+    tenantless = dataclasses.replace(issued.record, tenant=None)
+    live.app.portal.call(live.app.backend.create_api_key(tenantless))
+    with live.client(issued.secret) as client:
+        assert_problem(client.get("/v1/jobs"), 401, "unauthorized")

@@ -69,6 +69,10 @@ class Service:
             key = await self.call(self._find(credentials.credentials))
             if key is None:
                 raise _unauthorized("The API key is unknown or was revoked.")
+            if not key.admin and key.tenant is None:
+                # A tenant filter of None means "every tenant" to the store: such a key
+                # would see everything. `keys create` never makes one; refuse it anyway.
+                raise _unauthorized("The API key has no tenant and is not an admin key.")
             return principal_of(key)
 
         return principal
