@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from conveyor import Conveyor, Fail, JobContext
 from conveyor.web import WebSettings, create_app
 from conveyor.web.auth import issue_key
+from tests.backends import conftest as backend_fixtures
 
 
 class Add(BaseModel):
@@ -130,11 +131,9 @@ def make_keys(app: Conveyor) -> Keys:
 StartServer = Callable[..., Live]
 
 
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[StartServer]:
-    """``start_server(settings=..., customise=fn)``: serve the test app (``customise``
-    may add routes to the FastAPI app) and return a ``Live``. Stopped at teardown."""
-    url = f"sqlite:///{tmp_path / 'web.db'}"
+@contextlib.contextmanager
+def server_factory(url: str) -> Iterator[StartServer]:
+    """Start servers of the test app on the store at ``url``; stop them at the end."""
     own = build_app(url)
     keys = make_keys(own)
     with contextlib.ExitStack() as stack:
@@ -150,8 +149,32 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
             base, server = stack.enter_context(serve_in_thread(web))
             return Live(url=base, app=own, keys=keys, server=server)
 
+        try:
+            yield start
+        finally:
+            stack.close()  # the servers first: they use the store
+            own.portal.call(own.close())
+
+
+#: The conformance suite's store fixture: the HTTP tests run on every store it serves
+#: (each test gets a fresh store of its own), proving the service speaks only the protocol.
+store_url = backend_fixtures.store_url
+
+
+@pytest.fixture
+def start_server(store_url: str) -> Iterator[StartServer]:
+    """``start_server(settings=..., customise=fn)``: serve the test app (``customise``
+    may add routes to the FastAPI app) on a fresh store and return a ``Live``."""
+    with server_factory(store_url) as start:
         yield start
-    own.portal.call(own.close())
+
+
+@pytest.fixture
+def start_sqlite_server(tmp_path: Path) -> Iterator[StartServer]:
+    """``start_server`` on a SQLite file at ``tmp_path / 'web.db'`` (for tests that
+    reach into the file itself)."""
+    with server_factory(f"sqlite:///{tmp_path / 'web.db'}") as start:
+        yield start
 
 
 @pytest.fixture

@@ -30,9 +30,9 @@ HOLD_WRITE_LOCK = textwrap.dedent(
 
 @pytest.mark.slow
 def test_submissions_answer_503_while_the_store_is_locked_then_recover(
-    start_server: StartServer, tmp_path: Path
+    start_sqlite_server: StartServer, tmp_path: Path
 ) -> None:
-    live = start_server(WebSettings(auth=False, store_timeout=0.5, retry_after=3))
+    live = start_sqlite_server(WebSettings(auth=False, store_timeout=0.5, retry_after=3))
     add = {"type": "math.add", "payload": {"a": 1, "b": 2}}
     with live.client(None) as client:
         assert submit(client, add).status_code == 202  # the store is open and migrated
