@@ -72,12 +72,14 @@ class Keys:
 
 @dataclass
 class Live:
-    """A running server: its base URL, the test's own app on the same store, keys."""
+    """A running server: its base URL, the test's own app on the same store (used
+    through its portal loop only), keys."""
 
     url: str
     app: Conveyor
     keys: Keys
     server: uvicorn.Server
+    store_url: str
 
     def client(self, key: str | None = "admin", **kwargs: object) -> httpx.Client:
         """A client sending ``key`` ('admin', 'acme', 'globex', a literal or None)."""
@@ -147,7 +149,7 @@ def server_factory(url: str) -> Iterator[StartServer]:
             if customise is not None:
                 customise(web, served)
             base, server = stack.enter_context(serve_in_thread(web))
-            return Live(url=base, app=own, keys=keys, server=server)
+            return Live(url=base, app=own, keys=keys, server=server, store_url=url)
 
         try:
             yield start

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from conveyor import Conveyor
 from conveyor.web import Problem, WebSettings, async_endpoint, create_router
-from tests.web.conftest import Echo, Live, StartServer, serve_in_thread
+from tests.web.conftest import Echo, Live, StartServer, build_app, serve_in_thread
 from tests.web.test_jobs_api import assert_problem
 
 
@@ -97,13 +99,21 @@ class Note(BaseModel):
 
 
 def test_create_router_mounts_the_api_into_an_existing_app(live: Live) -> None:
-    user_app = FastAPI()
+    # A Conveyor of its own, opened and closed on the server's loop, as a host app would.
+    served = build_app(live.store_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with served:
+            yield
+
+    user_app = FastAPI(lifespan=lifespan)
 
     @user_app.get("/hello")
     async def hello() -> dict[str, str]:
         return {"hello": "world"}
 
-    user_app.include_router(create_router(live.app, WebSettings(auth=False)), prefix="/jobs-api")
+    user_app.include_router(create_router(served, WebSettings(auth=False)), prefix="/jobs-api")
     with (
         serve_in_thread(user_app) as (base, _server),
         httpx.Client(base_url=base, timeout=30) as client,
