@@ -146,3 +146,20 @@ def test_web_public_names() -> None:
     assert list(conveyor.web.__all__) == sorted(conveyor.web.__all__)
     for name in conveyor.web.__all__:
         assert hasattr(conveyor.web, name)
+
+
+def test_enqueue_options_meta_becomes_the_jobs_meta_json() -> None:
+    from conveyor import Conveyor
+    from conveyor.jobs import EnqueueOptions
+
+    app = Conveyor("sqlite:///unused.db")
+
+    @app.job("t")
+    def handler(payload: dict[str, int]) -> None:
+        return None
+
+    with_meta = handler.prepare({"a": 1}, EnqueueOptions(meta={"request": {"method": "POST"}}))
+    without = handler.prepare({"a": 1}, EnqueueOptions())
+    assert with_meta.meta_json is not None
+    assert json.loads(with_meta.meta_json) == {"request": {"method": "POST"}}
+    assert without.meta_json is None

@@ -31,8 +31,13 @@ def create_key(
     app_spec: str | None, url: str | None, tenant: str | None, admin: bool, name: str | None
 ) -> None:
     """Create a key and print it (shown this once; only its hash is stored)."""
-    from conveyor.web.auth import issue_key
-
+    try:
+        from conveyor.web.auth import issue_key
+    except ImportError as exc:
+        raise click.ClickException(
+            f"API keys belong to the HTTP service, which needs the web extra ({exc}): "
+            "pip install 'conveyor[web]'"
+        ) from None
     try:
         issued = issue_key(tenant=tenant, admin=admin, name=name)
     except ValueError as exc:

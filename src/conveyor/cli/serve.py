@@ -50,7 +50,7 @@ class ServeOptions:
 @cli.command()
 @store_options(app_required=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--no-worker", is_flag=True, help="Serve the API only; run workers elsewhere.")
 @click.option(
     "--insecure-no-auth",
