@@ -284,3 +284,36 @@ def test_a_body_that_is_not_json_is_415(live: Live) -> None:
     assert_problem(form, 415, "unsupported-media-type")
     assert_problem(missing, 415, "unsupported-media-type")
     assert problem_json.status_code == 202
+
+
+def test_json_that_python_would_bend_is_refused_not_stored_as_something_else(live: Live) -> None:
+    bodies = [
+        b'{"type": "math.add", "payload": {"a": NaN, "b": 1}}',
+        b'{"type": "math.add", "payload": {"a": 1e999, "b": 1}}',
+        b'{"type": "math.add", "payload": {"a": 1, "b": 1}, "x": "\xff"}',
+        b'{"type": "math.add", "payload": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"type": "math.add", "payload": {"a": ' + b"9" * 5000 + b', "b": 1}}',
+    ]
+    with live.client() as client:
+        for body in bodies:
+            response = client.post(
+                "/v1/jobs", content=body, headers={"Content-Type": "application/json"}
+            )
+            assert_problem(response, 400, "malformed-json")
+        assert client.get("/v1/jobs").json()["items"] == []
+
+
+def test_nul_characters_are_refused_at_the_edge(live: Live) -> None:
+    with live.client() as client:
+        in_payload = submit(client, {"type": "echo.request", "payload": {"text": "a\x00b"}})
+        literal = submit(client, {"type": "echo.request", "payload": {"text": "\\u0000"}})
+        in_queue = submit(
+            client, {"type": "math.add", "payload": {"a": 1, "b": 1}, "queue": "q\x00"}
+        )
+        in_filter = client.get("/v1/jobs", params={"type": "math\x00add"})
+        in_id = client.get("/v1/jobs/a%00b")
+    assert_problem(in_payload, 422, "invalid-payload")
+    assert literal.status_code == 202  # the six characters \u0000, not a NUL
+    assert_problem(in_queue, 422, "invalid-request")
+    assert_problem(in_filter, 422, "invalid-request")
+    assert_problem(in_id, 404, "job-not-found")

@@ -113,11 +113,17 @@ def capture(request: Request, redacted: frozenset[str]) -> dict[str, Any]:
     }
     return {
         "method": request.method,
-        "path": request.url.path,
+        "path": _text(request.url.path),
         "headers": headers,
-        "path_params": {k: str(v) for k, v in request.path_params.items()},
-        "query_params": dict(request.query_params),
+        "path_params": {_text(k): _text(str(v)) for k, v in request.path_params.items()},
+        "query_params": {_text(k): _text(v) for k, v in request.query_params.items()},
     }
+
+
+def _text(value: str) -> str:
+    """``value`` without NUL, which a percent-encoded path or query may carry and not
+    every store can hold (``schemas.NO_NUL``); U+FFFD marks where one was."""
+    return value.replace("\x00", "\ufffd")
 
 
 def _idempotency_key(request: Request) -> str | None:

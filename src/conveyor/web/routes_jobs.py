@@ -21,7 +21,7 @@ from conveyor.states import JobState
 from conveyor.web.auth import Principal
 from conveyor.web.problems import Problem, problem_responses
 from conveyor.web.routing import problem_route
-from conveyor.web.schemas import JobList, JobTypeInfo, SubmitJob
+from conveyor.web.schemas import NO_NUL, JobList, JobTypeInfo, SubmitJob
 from conveyor.web.service import Service
 from conveyor.web.submit import submit
 
@@ -86,13 +86,15 @@ def build_jobs_router(service: Service) -> APIRouter:
     async def list_jobs(
         principal: Who,
         state: JobState | None = None,
-        type: Annotated[str | None, Query(description="Only jobs of this job type.")] = None,
-        queue: str | None = None,
-        idempotency_key: str | None = None,
-        tenant: Annotated[str | None, Query(description="Admin keys only.")] = None,
+        type: Annotated[
+            str | None, Query(description="Only jobs of this job type.", pattern=NO_NUL)
+        ] = None,
+        queue: Annotated[str | None, Query(pattern=NO_NUL)] = None,
+        idempotency_key: Annotated[str | None, Query(pattern=NO_NUL)] = None,
+        tenant: Annotated[str | None, Query(description="Admin keys only.", pattern=NO_NUL)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         cursor: Annotated[
-            str | None, Query(description="next_cursor of the previous page.")
+            str | None, Query(description="next_cursor of the previous page.", pattern=NO_NUL)
         ] = None,
     ) -> JobList:
         """Jobs matching every filter; ``next_cursor`` continues the listing."""
@@ -133,7 +135,7 @@ def _add_job_routes(router: APIRouter, service: Service, Who: Any) -> None:
 
     async def find(job_id: str, principal: Principal) -> Job:
         backend = await service.call(service.backend())
-        job = await service.call(backend.get(job_id))
+        job = None if "\x00" in job_id else await service.call(backend.get(job_id))
         if job is None or not principal.can_see(job):
             raise JobNotFoundError(job_id)
         return job

@@ -12,6 +12,8 @@ user's FastAPI app need not install our exception handlers):
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -46,6 +48,32 @@ class LimitedRequest(Request):
                 chunks.append(chunk)
             self._body = b"".join(chunks)
         return self._body
+
+    async def json(self) -> Any:
+        """The body as strict JSON: ``NaN``, ``Infinity`` and numbers that overflow to
+        infinity are refused (Python's parser accepts them, and they would be stored as
+        ``null``), as are invalid UTF-8, nesting too deep to parse and integers too long
+        to convert. Each is a ``JSONDecodeError``, which FastAPI answers as 400."""
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
+            except json.JSONDecodeError:
+                raise
+            except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+                raise json.JSONDecodeError(f"unparsable JSON: {exc}", "", 0) from None
+        return self._json
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} does not fit a 64-bit float")
+    return value
 
 
 def problem_route(settings: WebSettings) -> type[APIRoute]:

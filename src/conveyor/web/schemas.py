@@ -9,6 +9,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from conveyor.models import Job
 
+#: Strings the API stores or filters on may not contain NUL (U+0000): not every store can
+#: hold one (PostgreSQL text and jsonb refuse it), so the edge refuses it everywhere.
+NO_NUL = r"^[^\x00]*$"
+
 
 class SubmitJob(BaseModel):
     """``POST /v1/jobs``: a job to enqueue. ``payload`` is validated against the job
@@ -17,13 +21,13 @@ class SubmitJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     payload: Any = None
     run_at: AwareDatetime | None = None
     delay: float | None = Field(default=None, ge=0, le=10 * 365 * 24 * 3600)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255, pattern=NO_NUL)
     max_attempts: int | None = Field(default=None, ge=1, le=1000)
-    queue: str | None = Field(default=None, min_length=1, max_length=200)
+    queue: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
     priority: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
 
 

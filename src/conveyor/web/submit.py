@@ -15,6 +15,7 @@ Shared by ``POST /v1/jobs`` and async endpoints. The order matters:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,10 @@ from conveyor.jobs import EnqueueOptions, JobType
 from conveyor.models import Job
 from conveyor.web.problems import Problem
 from conveyor.web.service import Service
+
+#: A NUL escape in JSON text: ``\u0000`` after an even number of backslashes (an odd
+#: number would make it the literal text "\u0000").
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,10 @@ async def submit(
         raise  # mapped with its field paths by problems.py
     except (ValueError, ConfigurationError) as exc:  # delay with run_at, max_attempts < 1...
         raise Problem(422, "invalid-request", str(exc)) from None
+    if _ESCAPED_NUL.search(new.payload_json):  # see schemas.NO_NUL
+        raise Problem(
+            422, "invalid-payload", "Strings in the payload may not contain NUL (U+0000)."
+        )
     if new.idempotency_key is not None:
         earlier = await _find_by_key(service, new.tenant, new.idempotency_key)
         if earlier is not None:
