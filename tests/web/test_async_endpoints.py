@@ -31,6 +31,7 @@ def add_echo_endpoint(web: FastAPI, app: Conveyor) -> None:
         job=app.registry["echo.request"],
         validate=validate,
         settings=WebSettings(redact_headers=frozenset({"X-Secret"}), max_waiting_per_queue=50),
+        tenant=lambda request: request.headers.get("x-tenant"),
     )
 
 
@@ -133,3 +134,14 @@ def test_create_router_mounts_the_api_into_an_existing_app(live: Live) -> None:
     # Problem details even though the host app installed no handlers of ours.
     assert_problem(malformed, 400, "malformed-json")
     assert_problem(invalid, 422, "invalid-payload")
+
+
+def test_async_endpoint_jobs_can_belong_to_a_tenant(start_server: StartServer) -> None:
+    live = start_server(customise=add_echo_endpoint)
+    with live.client(None) as client:
+        acme = client.post("/api/echo/a", json={"text": "x"}, headers={"X-Tenant": "acme"})
+        nobody = client.post("/api/echo/b", json={"text": "x"})
+    assert (acme.json()["tenant"], nobody.json()["tenant"]) == ("acme", None)
+    with live.client("acme") as owner, live.client("globex") as other:
+        assert owner.get(acme.headers["location"]).status_code == 200
+        assert_problem(other.get(acme.headers["location"]), 404, "job-not-found")

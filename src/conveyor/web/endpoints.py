@@ -42,6 +42,7 @@ def async_endpoint(
     settings: WebSettings | None = None,
     location: str = "/v1/jobs/{id}",
     name: str | None = None,
+    tenant: Callable[[Request], str | None] | None = None,
 ) -> None:
     """Add ``POST path`` to ``target``: validate the body as ``job``'s payload, run
     ``validate``, enqueue the job with the captured request, answer 202 + ``Location``
@@ -50,7 +51,7 @@ def async_endpoint(
     The route answers 200 with the earlier job for a repeated ``Idempotency-Key`` with
     the same body, 422 for the same key with a different body, 429 under backpressure
     and 503 while the store is unavailable, all as problem details. Authentication is
-    the host app's (add dependencies to ``target``); jobs carry no tenant.
+    the host app's (add dependencies to ``target``).
     """
     service = Service(job.app, settings or WebSettings.load(auth=False))
     redacted = service.settings.redacted
@@ -64,6 +65,7 @@ def async_endpoint(
                 return verdict
         options = EnqueueOptions(
             idempotency_key=_idempotency_key(request),
+            tenant=None if tenant is None else tenant(request),
             meta={"request": capture(request, redacted)},
         )
         result = await submit(service, job, payload, options)
