@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from conveyor.app import Conveyor
@@ -59,7 +59,6 @@ class Service:
         is missing, malformed, unknown or revoked)."""
 
         async def principal(
-            request: Request,
             credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008 (FastAPI's dependency idiom)
         ) -> Principal:
             if not self.settings.auth:
