@@ -40,6 +40,7 @@ from conveyor.backends.base import (
     Enqueued,
     JobQuery,
     LeaseParams,
+    NewApiKey,
     NewJob,
     Outcome,
 )
@@ -55,7 +56,7 @@ from conveyor.backends.postgres.listener import Wakeups
 from conveyor.backends.postgres.pools import AsyncConn, LoopConnections
 from conveyor.backends.postgres.queries import Statements
 from conveyor.errors import StoreUnavailableError
-from conveyor.models import Attempt, Event, Job, JobId, Page, Stats
+from conveyor.models import ApiKey, Attempt, Event, Job, JobId, Page, Stats
 from conveyor.states import JobState
 
 #: Most jobs one claim expires, and most it promotes.
@@ -311,6 +312,7 @@ class PostgresBackend:
                 priority=row[6],
                 tenant=row[7],
                 idempotency_key=row[8],
+                meta_json=row[10],
             )
             for row in found
         ]
@@ -525,6 +527,49 @@ class PostgresBackend:
             cursor = await connection.execute(self._statements.COUNT_WAITING, bound)
             row = await cursor.fetchone()
         return 0 if row is None else int(row[0])
+
+    # --- API keys -------------------------------------------------------------------------
+
+    async def create_api_key(self, key: NewApiKey, *, now: dt.datetime | None = None) -> ApiKey:
+        """Store a new API key (created now) and return it."""
+        bound = {
+            "id": key.id,
+            "key_hash": key.key_hash,
+            "tenant": key.tenant,
+            "admin": key.admin,
+            "name": key.name,
+            "now": now,
+        }
+        async with self._connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(self._statements.CREATE_API_KEY, bound)
+            row = await cursor.fetchone()
+        assert row is not None  # INSERT ... RETURNING of one row  # noqa: S101
+        return rows.api_key_from_row(row)
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The active key with this hash; ``None`` if unknown or revoked."""
+        async with self._connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(self._statements.FIND_API_KEY, {"key_hash": key_hash})
+            row = await cursor.fetchone()
+        return None if row is None else rows.api_key_from_row(row)
+
+    async def list_api_keys(self, *, tenant: str | None = None) -> list[ApiKey]:
+        """Every key (revoked ones included), of one tenant if given, oldest first."""
+        async with self._connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(self._statements.LIST_API_KEYS, {"tenant": tenant})
+            return [rows.api_key_from_row(row) for row in await cursor.fetchall()]
+
+    async def revoke_api_key(self, key_id: str, *, now: dt.datetime | None = None) -> ApiKey | None:
+        """Revoke a key (a revoked key keeps its first ``revoked_at``); the key after the
+        step, or ``None`` if unknown."""
+        async with self._connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(self._statements.REVOKE_API_KEY, {"id": key_id, "now": now})
+            row = await cursor.fetchone()
+        return None if row is None else rows.api_key_from_row(row)
 
     # --- wake-ups -------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ def _arrays(jobs: Sequence[NewJob], now: dt.datetime | None) -> dict[str, Any]:
         "ids": [job.id for job in jobs],
         "types": [job.type for job in jobs],
         "payloads": [job.payload_json for job in jobs],
-        "metas": [getattr(job, "meta_json", None) for job in jobs],
+        "metas": [job.meta_json for job in jobs],
         "max_attempts": [job.max_attempts for job in jobs],
         "queues": [job.queue for job in jobs],
         "priorities": [job.priority for job in jobs],

@@ -15,7 +15,7 @@ from typing import Any
 
 from conveyor.backends.base import NewJob
 from conveyor.errors import InvalidCursorError
-from conveyor.models import Attempt, Event, Job
+from conveyor.models import ApiKey, Attempt, Event, Job
 from conveyor.states import JobState
 
 _CURSOR_PREFIX = "job:"
@@ -53,13 +53,12 @@ def job_from_new(job: NewJob, *, created_at: dt.datetime) -> Job:
     """The ``Job`` that ``ENQUEUE_JOBS`` just stored for ``job`` at ``created_at`` (the
     statement's now), built without reading it back."""
     run_at = created_at if job.run_at is None else job.run_at.astimezone(dt.UTC)
-    meta_json = getattr(job, "meta_json", None)
     return Job(
         id=job.id,
         type=job.type,
         state=JobState.SCHEDULED if run_at > created_at else JobState.QUEUED,
         payload=json.loads(job.payload_json),
-        meta=json.loads(meta_json) if meta_json else {},
+        meta={} if job.meta_json is None else json.loads(job.meta_json),
         reason="enqueued",
         max_attempts=job.max_attempts,
         queue=job.queue,
@@ -89,6 +88,11 @@ def event_from_row(row: dict[str, Any]) -> Event:
         reason=row["reason"],
         data=row["data"],
     )
+
+
+def api_key_from_row(row: dict[str, Any]) -> ApiKey:
+    """An ``ApiKey`` from a row of the API key statements."""
+    return ApiKey(**row)
 
 
 def encode_cursor(last_id: str) -> str:

@@ -1,4 +1,5 @@
--- 0001_init: jobs, their attempt history, their lifecycle events, API keys.
+-- 0001_init: jobs, their attempt history, their lifecycle events, and the HTTP
+-- service's API keys (only the hex SHA-256 of each secret).
 --
 -- Runs with search_path set to the store's schema (migrations.py), so names here are
 -- unqualified; every function pins that search_path (SET search_path FROM CURRENT), so
@@ -102,6 +103,7 @@ CREATE TABLE api_keys (
     created_at timestamptz NOT NULL,
     revoked_at timestamptz
 );
+CREATE INDEX api_keys_tenant ON api_keys (tenant, created_at);
 
 -- The first of n event ids for the current transaction; at most 2^20 events per
 -- transaction (a bigger enqueue_many is split by the backend).
