@@ -97,7 +97,9 @@ def test_migrate_from_several_processes_at_once_applies_each_file_once(
         async with fresh_postgres_schema(postgres_url, migrate=False) as url:
             command = [sys.executable, "-m", "conveyor", "migrate", "--url", url]
             processes = [
-                subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                subprocess.Popen(  # noqa: ASYNC220  # started together, on purpose
+                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
                 for _ in range(4)
             ]
             outputs = [process.communicate(timeout=60) for process in processes]
@@ -149,9 +151,7 @@ async def test_read_events_never_skips_an_event_that_commits_late(
     assert [event.job_id for event in later] == [slow.job.id, fast.id]
 
 
-async def test_heartbeats_do_not_wait_for_a_busy_pool(
-    backend: PostgresBackend, url: str
-) -> None:
+async def test_heartbeats_do_not_wait_for_a_busy_pool(backend: PostgresBackend, url: str) -> None:
     await enqueue(backend, new_job(queue="held"), now=T0)
     [running] = await claim(backend, queues=["held"], now=T0)
     blocked = await enqueue(backend, new_job(queue="blocked"), now=T0)
@@ -172,8 +172,9 @@ async def test_heartbeats_do_not_wait_for_a_busy_pool(
             asyncio.ensure_future(backend.cancel(blocked.id, now=T0)) for _ in range(POOL_MAX_SIZE)
         ]
         async with asyncio.timeout(10):
-            while not all(await _waiting_on_locks(watcher, target.schema, POOL_MAX_SIZE)):
-                await asyncio.sleep(0.01)  # polling a fact: the cancels wait on the lock
+            # Polling a fact in the server (no event to wait on): the cancels wait.
+            while not all(await _waiting_on_locks(watcher, target.schema, POOL_MAX_SIZE)):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
 
         async with asyncio.timeout(5):
             renewed = await backend.extend_leases(

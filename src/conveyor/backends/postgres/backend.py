@@ -27,7 +27,7 @@ import asyncio
 import datetime as dt
 import secrets
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -573,7 +573,7 @@ class PostgresBackend:
 
     # --- wake-ups -------------------------------------------------------------------------
 
-    def wakeups(self, queues: Sequence[str]) -> AsyncIterator[None]:
+    def wakeups(self, queues: Sequence[str]) -> AsyncGenerator[None, None]:
         """Yield whenever new work may be runnable in ``queues``.
 
         The first wake-up comes at once, once the process's LISTEN connection is in

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
@@ -164,7 +164,7 @@ class Wakeups:
             waiter.closed = True
             waiter.wake()
 
-    async def iterate(self, queues: Sequence[str]) -> AsyncIterator[None]:
+    async def iterate(self, queues: Sequence[str]) -> AsyncGenerator[None, None]:
         """See ``PostgresBackend.wakeups``."""
         waiter = Waiter(asyncio.get_running_loop(), frozenset(queues))
         with self._lock:
