@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 from conveyor.backends import open_backend
+from conveyor.backends.postgres.connection import migrate_blocking, parse_url
 
 
 def with_schema(postgres_url: str, schema: str) -> str:
@@ -25,10 +26,14 @@ def with_schema(postgres_url: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
+def _new_schema() -> str:
+    return f"t_{uuid.uuid4().hex[:16]}"
+
+
 @contextlib.asynccontextmanager
 async def fresh_postgres_schema(postgres_url: str, *, migrate: bool = True) -> AsyncIterator[str]:
     """Yield the URL of a new schema (migrated unless ``migrate=False``); drop it after."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+    schema = _new_schema()
     url = with_schema(postgres_url, schema)
     if migrate:
         await open_backend(url).migrate()
@@ -39,3 +44,17 @@ async def fresh_postgres_schema(postgres_url: str, *, migrate: bool = True) -> A
             await conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
             )
+
+
+@contextlib.contextmanager
+def fresh_postgres_schema_sync(postgres_url: str, *, migrate: bool = True) -> Iterator[str]:
+    """``fresh_postgres_schema`` for synchronous tests (e2e)."""
+    schema = _new_schema()
+    url = with_schema(postgres_url, schema)
+    if migrate:
+        migrate_blocking(parse_url(url))
+    try:
+        yield url
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

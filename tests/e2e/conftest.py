@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.support import Project
+from tests.postgres_schemas import fresh_postgres_schema_sync
 
 
 @pytest.fixture
@@ -18,3 +19,14 @@ def project(tmp_path: Path) -> Iterator[Project]:
         yield project
     finally:
         project.close()
+
+
+@pytest.fixture
+def pg_project(tmp_path: Path, postgres_url: str) -> Iterator[Project]:
+    """A fresh directory and a migrated PostgreSQL schema of its own (dropped after)."""
+    with fresh_postgres_schema_sync(postgres_url) as url:
+        project = Project(tmp_path, url)
+        try:
+            yield project
+        finally:
+            project.close()
