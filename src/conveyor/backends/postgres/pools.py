@@ -14,11 +14,13 @@ a method opens one), runs in UTC, and prepares statements on first use.
 from __future__ import annotations
 
 import asyncio
+import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from psycopg.pq import ConnStatus
 from psycopg_pool import AsyncConnectionPool
 
 from conveyor.backends.postgres.connection import CONNECT_TIMEOUT_SECONDS
@@ -41,6 +43,22 @@ _CONNECTION_KWARGS: dict[str, Any] = {
 async def _configure(connection: AsyncConn) -> None:
     # timestamptz values come back as UTC datetimes.
     await connection.execute("SET TIME ZONE 'UTC'")
+
+
+async def _check(connection: AsyncConn) -> None:
+    """Discard (by raising) a pooled connection the server closed while it sat idle,
+    without a round trip. Pooled connections LISTEN to nothing, so an idle one has
+    nothing to read unless the server said goodbye (a restart or an administrator's
+    terminate sends an error, then closes). The cost is one ``select``; a rare spurious
+    discard (a stray notice) costs a reconnect."""
+    pgconn = connection.pgconn
+    if not connection.broken and pgconn.status == ConnStatus.OK:
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+        if not readable:
+            return
+    # Closed, the pool replaces it (an open one would be handed out again).
+    await connection.close()
+    raise psycopg.OperationalError("the server closed this idle connection")
 
 
 async def connect(conninfo: str) -> AsyncConn:
@@ -66,6 +84,7 @@ class LoopConnections:
             max_size=POOL_MAX_SIZE,
             kwargs=_CONNECTION_KWARGS,
             configure=_configure,
+            check=_check,
             open=False,
             timeout=CONNECT_TIMEOUT_SECONDS,
             name="conveyor",
