@@ -5,6 +5,7 @@ server other tests use. As root, the server runs as the ``postgres`` user.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -12,7 +13,6 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,7 +73,7 @@ class PrivatePostgres:
         self.start()
 
 
-@contextmanager
+@contextlib.contextmanager
 def private_postgres() -> Iterator[PrivatePostgres]:
     """A running private server, stopped and deleted afterwards (skip if PostgreSQL's
     server binaries are not installed, fail under CONVEYOR_REQUIRE_SERVICES=1)."""
@@ -92,8 +92,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         server.start()
         yield server
     finally:
-        try:
+        with contextlib.suppress(RuntimeError):  # not running: a failed start
             server.stop("immediate")
-        except RuntimeError:
-            pass  # not running (a failed start, or the test stopped it)
         shutil.rmtree(directory, ignore_errors=True)
