@@ -135,9 +135,6 @@ async def test_read_events_never_skips_an_event_that_commits_late(
     backend: PostgresBackend, url: str
 ) -> None:
     target = parse_url(url)
-    # Wait only briefly for the open transaction below: it stays open on purpose (and
-    # would hold back other tests' readers for as long as this one waits).
-    backend.events_settle_seconds = 0.05
     async with await psycopg.AsyncConnection.connect(target.conninfo) as early:
         # An event taken first, committed last: a transaction left open.
         [slow] = await backend.enqueue_many_in_transaction(early, [new_job()], now=T0)

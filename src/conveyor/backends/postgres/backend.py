@@ -61,9 +61,6 @@ from conveyor.states import JobState
 
 #: Most jobs one claim expires, and most it promotes.
 CLAIM_HOUSEKEEPING_LIMIT = 500
-#: How long read_events waits, by default, for transactions still running to settle
-#: before it returns the settled part only (see READ_EVENTS).
-EVENTS_SETTLE_SECONDS = 2.0
 
 LEASE_EXPIRED_ERROR = "lease expired: the worker stopped heartbeating (crashed or was killed)"
 
@@ -88,8 +85,6 @@ class PostgresBackend:
         self._lock = threading.Lock()
         self._open = False
         self._wakeups: Wakeups | None = None
-        #: See ``read_events``.
-        self.events_settle_seconds = EVENTS_SETTLE_SECONDS
 
     def __repr__(self) -> str:
         return f"PostgresBackend(schema={self._target.schema!r})"
@@ -477,34 +472,23 @@ class PostgresBackend:
     ) -> list[Event]:
         """Lifecycle events with ``id > after``, oldest first.
 
-        Only events whose transaction is older than every transaction still running
-        are returned (see the events table in ``0001_init.sql``), so resuming after the
-        last id seen never skips an event. When newer events exist but are not settled
-        yet, this waits up to ``events_settle_seconds`` (2 s) for the transactions in
-        flight to end, then returns the settled part: a long-open write transaction on
-        the database delays the event log, never loses from it.
+        Only final events are returned: none of a transaction still in flight, and none
+        above the first id such a transaction may still take (see ``event_ids`` in
+        ``0001_init.sql``). So resuming after the last id seen never skips an event that
+        commits late; an open transaction that writes jobs of this store holds back
+        the newer events until it ends (it delays the log, never loses from it).
         """
         if limit < 1:
             return []
-        bound = {"after": after, "job_id": job_id, "limit": limit}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.events_settle_seconds
-        delay = 0.001
-        target: int | None = None  # the newest id the first read found
-        while True:
-            async with self._connection() as connection:
-                cursor = connection.cursor(row_factory=dict_row)
-                await cursor.execute(self._statements.READ_EVENTS, bound)
-                found = await cursor.fetchall()
-            if target is None:
-                target = found[-1]["id"] if found else 0
-            # Settled rows form a prefix: ids follow transaction ids.
-            cut = next((i for i, row in enumerate(found) if not row["settled"]), len(found))
-            # Wait for what the first read saw, not for whatever commits meanwhile.
-            if cut == len(found) or found[cut]["id"] > target or loop.time() >= deadline:
-                return [rows.event_from_row(row) for row in found[:cut]]
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        s = self._statements
+        async with self._connection() as connection:
+            cursor = await connection.execute(s.EVENT_HORIZON)
+            row = await cursor.fetchone()
+            horizon = 0 if row is None else int(row[0])
+            bound = {"after": after, "horizon": horizon, "job_id": job_id, "limit": limit}
+            reader = connection.cursor(row_factory=dict_row)
+            await reader.execute(s.READ_EVENTS, bound)
+            return [rows.event_from_row(found) for found in await reader.fetchall()]
 
     async def stats(self) -> Stats:
         """Job counts per state, in total and per queue."""

@@ -283,7 +283,7 @@ flagged AS (
     RETURNING id
 )
 INSERT INTO {schema}.events (id, job_id, at, kind, state, reason)
-SELECT {schema}.take_event_ids(1), f.id, t.now, 'cancel_requested', 'running', %(reason)s
+SELECT nextval('{schema}.event_ids'), f.id, t.now, 'cancel_requested', 'running', %(reason)s
 FROM flagged f, t
 """
 
@@ -330,17 +330,18 @@ SELECT job_id, number, started_at, finished_at, outcome, error_type, error_messa
 FROM {schema}.attempts WHERE job_id = %(job_id)s ORDER BY number
 """
 
-# Events with id > %(after)s, each flagged `settled` when its transaction is older than
-# every transaction still running (see the events table in 0001_init.sql): the backend
-# returns the settled prefix only, so a reader never skips an event that commits late.
+# read_events, first statement: every event below this id is final (see event_ids in
+# 0001_init.sql). A statement of its own, so that the events are read with a snapshot
+# taken after it.
+EVENT_HORIZON = "SELECT {schema}.event_horizon()"
+
+# read_events, second statement: events with after < id < horizon. Index: the primary
+# key, or events_job.
 READ_EVENTS = """
-WITH h AS (
-    SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20) AS horizon
-)
-SELECT e.id, e.job_id, e.at, e.kind, e.state, e.reason, e.data, e.id < h.horizon AS settled
-FROM {schema}.events e, h
-WHERE e.id > %(after)s AND (%(job_id)s::text IS NULL OR e.job_id = %(job_id)s::text)
-ORDER BY e.id
+SELECT id, job_id, at, kind, state, reason, data FROM {schema}.events
+WHERE id > %(after)s AND id < %(horizon)s
+  AND (%(job_id)s::text IS NULL OR job_id = %(job_id)s::text)
+ORDER BY id
 LIMIT %(limit)s
 """
 
@@ -412,6 +413,7 @@ class Statements:
     GET_JOB: str
     LIST_JOBS: str
     LIST_ATTEMPTS: str
+    EVENT_HORIZON: str
     READ_EVENTS: str
     COUNT_JOBS_BY_QUEUE_AND_STATE: str
     COUNT_WAITING: str

@@ -76,13 +76,17 @@ CREATE TABLE attempts (
     PRIMARY KEY (job_id, number)
 );
 
--- Event ids: (transaction id << 20) + the event's number within its transaction (see
--- take_event_ids). A reader that resumes "after id N" must never miss an event that
--- commits later with a smaller id, which plain bigserial ids allow (ids are taken in
--- one order, committed in another). With ids ordered by transaction id, READ_EVENTS
--- returns only events of transactions older than every transaction still running
--- (pg_snapshot_xmin): those are all committed or gone, and no later transaction can
--- take a smaller id. Ids are never reused, pruning included.
+-- Event ids come from the sequence event_ids. A reader that resumes "after id N" must
+-- never miss an event that commits later with a smaller id, which plain sequence ids
+-- allow (taken in one order, committed in another). So every transaction that may
+-- append events first announces itself (announce_event_writer, before its first
+-- statement on jobs changes a row): it takes a shared advisory lock whose key carries
+-- this schema and the sequence's last value at that moment, a lower bound of every id
+-- it will take. event_horizon() is the smallest such bound among the transactions in
+-- flight (or the next id if there are none): every event below it is final, committed
+-- or gone. READ_EVENTS returns only those. Ids are never reused, pruning included.
+CREATE SEQUENCE event_ids AS bigint;
+
 CREATE TABLE events (
     id     bigint PRIMARY KEY,
     job_id text COLLATE "C" NOT NULL,
@@ -105,18 +109,50 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_tenant ON api_keys (tenant, created_at);
 
--- The first of n event ids for the current transaction; at most 2^20 events per
--- transaction (a bigger enqueue_many is split by the backend).
-CREATE FUNCTION take_event_ids(n bigint) RETURNS bigint
+-- The advisory lock key of this schema's event writers: (schema tag << 15 | id >> 32,
+-- id & 0xffffffff), with the two-int4 form (objsubid 2 in pg_locks). The tag is 16 bits
+-- of the schema name's hash: two schemas that share a tag only make each other's
+-- readers wait a little longer, never skip.
+CREATE FUNCTION event_lock_tag() RETURNS integer
+LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
+    SELECT (hashtext(current_schema()) & 65535) << 15;
+$$;
+
+-- BEFORE STATEMENT on jobs: announce this transaction as an event writer (once).
+CREATE FUNCTION announce_event_writer() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
-    taken bigint := coalesce(nullif(current_setting('conveyor.events_taken', true), ''), '0');
+    flag text := 'conveyor.writer_' || current_schema();
+    bound bigint;
 BEGIN
-    IF taken + n > 1048576 THEN
-        RAISE EXCEPTION 'conveyor: more than 1048576 events in one transaction';
+    IF current_setting(flag, true) IS DISTINCT FROM '1' THEN
+        SELECT last_value INTO bound FROM event_ids;
+        PERFORM pg_advisory_xact_lock_shared(
+            event_lock_tag() | (bound >> 32)::integer,
+            ((bound & 4294967295) - CASE WHEN bound & 2147483648 <> 0 THEN 4294967296 ELSE 0 END)::integer
+        );
+        PERFORM set_config(flag, '1', true);  -- reverts with the transaction (and the lock)
     END IF;
-    PERFORM set_config('conveyor.events_taken', (taken + n)::text, true);
-    RETURN (pg_current_xact_id()::text::bigint << 20) + taken;
+    RETURN NULL;
+END
+$$;
+
+-- Every event below this id is final (see event_ids). The sequence is read before the
+-- locks: a writer that announces itself after this read takes ids above it.
+CREATE FUNCTION event_horizon() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
+DECLARE
+    next_id bigint;
+    in_flight bigint;
+BEGIN
+    SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END INTO next_id
+    FROM event_ids;
+    SELECT min(((l.classid::bigint & 32767) << 32) | l.objid::bigint) INTO in_flight
+    FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.objsubid = 2
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND (l.classid::bigint >> 15) = (event_lock_tag()::bigint >> 15);
+    RETURN least(next_id, in_flight);
 END
 $$;
 
@@ -131,25 +167,23 @@ $$;
 CREATE FUNCTION jobs_inserted() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
-    n bigint;
-    base bigint;
     runnable text[];
 BEGIN
-    SELECT count(*), array_agg(DISTINCT queue) FILTER (WHERE state = 'queued')
-    INTO n, runnable FROM new_rows;
-    IF n = 0 THEN
-        RETURN NULL;
-    END IF;
-    base := take_event_ids(n);
     INSERT INTO events (id, job_id, at, kind, state, reason)
-    SELECT base + row_number() OVER (ORDER BY id) - 1, id, state_changed_at, 'state', state, reason
+    SELECT nextval('event_ids'), id, state_changed_at, 'state', state, reason
     FROM new_rows;
+    SELECT array_agg(DISTINCT queue) INTO runnable FROM new_rows WHERE state = 'queued';
     IF runnable IS NOT NULL THEN
         PERFORM notify_runnable(runnable);
     END IF;
     RETURN NULL;
 END
 $$;
+
+CREATE TRIGGER jobs_announce_insert BEFORE INSERT ON jobs
+FOR EACH STATEMENT EXECUTE FUNCTION announce_event_writer();
+CREATE TRIGGER jobs_announce_update BEFORE UPDATE ON jobs
+FOR EACH STATEMENT EXECUTE FUNCTION announce_event_writer();
 
 CREATE TRIGGER jobs_inserted AFTER INSERT ON jobs
 REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobs_inserted();
@@ -174,17 +208,15 @@ BEGIN
                o.attempts AS old_attempts
         FROM new_rows nw JOIN old_rows o ON o.id = nw.id
         WHERE o.state <> nw.state
-    ), base AS (
-        SELECT take_event_ids(count(*)) AS first_id FROM changed
     ), appended AS (
         INSERT INTO events (id, job_id, at, kind, state, reason, data)
-        SELECT base.first_id + row_number() OVER (ORDER BY c.id) - 1, c.id,
+        SELECT nextval('event_ids'), c.id,
                c.state_changed_at, 'state', c.state, c.reason,
                CASE WHEN c.old_state = 'running' AND c.error IS NOT NULL
                    THEN jsonb_build_object('attempt', c.attempts, 'error', c.error)
                    ELSE jsonb_build_object('attempt', c.attempts)
                END
-        FROM changed c, base
+        FROM changed c
     ), opened AS (
         INSERT INTO attempts (job_id, number, started_at, worker_id)
         SELECT c.id, c.attempts, c.started_at, c.worker_id
@@ -206,8 +238,8 @@ CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs
 REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
 FOR EACH STATEMENT EXECUTE FUNCTION jobs_updated();
 
--- A deleted job takes its history with it. Event ids are never reused (see events), so
--- nothing has to mark the highest one as SQLite does.
+-- A deleted job takes its history with it. Event ids are never reused (see event_ids),
+-- so nothing has to mark the highest one as SQLite does.
 CREATE FUNCTION jobs_deleted() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
