@@ -114,3 +114,37 @@ class PgQueuer:
             "batch_size_sweep": list(self.concurrency_sweep),
             "latency_batch_size": self.latency_concurrency,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Procrastinate:
+    """Procrastinate from the peers' venv (psycopg connector, async tasks)."""
+
+    url: str
+    python: Path
+    version: str
+    concurrency_sweep: tuple[int, ...] = (10,)
+    latency_concurrency: int = 10
+    name: str = "procrastinate"
+
+    def client(self, *args: str) -> list[str]:
+        return [str(self.python), "-m", "bench.peers.procrastinate_pg", *args]
+
+    def worker(self, concurrency: int, *, burst: bool) -> list[str]:
+        command = [*self.client("worker"), "--concurrency", str(concurrency)]
+        return [*command, "--drain"] if burst else command
+
+    def store_env(self, directory: Path) -> dict[str, str]:
+        env = {"BENCH_PG_URL": self.url, "PROCRASTINATE_SCHEMA": schema_for(directory)}
+        subprocess.run(
+            self.client("install"), cwd=REPO, env=child_env(env), check=True, capture_output=True
+        )
+        return env
+
+    def settings(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "worker": "python -m bench.peers.procrastinate_pg worker --concurrency C [--drain] "
+            "(App.run_worker_async, wait=False for --drain, LISTEN/NOTIFY on)",
+            "concurrency": self.concurrency_sweep[0],
+        }

@@ -1,5 +1,5 @@
-"""``python -m bench.postgres``: conveyor on PostgreSQL against PgQueuer, same machine,
-same run, and the raw PostgreSQL ceilings.
+"""``python -m bench.postgres``: conveyor on PostgreSQL against PgQueuer and
+Procrastinate, same machine, same run, and the raw PostgreSQL ceilings.
 
     python -m bench.postgres                          # full run (~5 min)
     python -m bench.postgres --quick                  # small N, once, conveyor only
@@ -19,7 +19,8 @@ Workloads (issue 4 'Performance'):
 - W3: enqueue-to-start latency on an idle worker, paced.
 
 Every run uses a fresh schema (dropped at the end). Goals never fail the command. The
-machine is shared: compare figures only within one run.
+machine is shared: compare figures only within one run. Procrastinate drains a tenth
+of N (it runs a few hundred jobs per second), so its drain rows are not the same size.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 import statistics
@@ -43,7 +45,13 @@ from psycopg import sql
 
 from bench import machine, measure
 from bench.libraries import Library
-from bench.libraries_postgres import ConveyorPostgres, PgQueuer, drop_schemas, schema_for
+from bench.libraries_postgres import (
+    ConveyorPostgres,
+    PgQueuer,
+    Procrastinate,
+    drop_schemas,
+    schema_for,
+)
 from bench.peers.venv import installed_version, peers_python
 from bench.probe import PROBE_DIR_ENV, PROBE_TARGET_ENV
 from bench.processes import REPO, BenchError, child_env, run_json
@@ -98,6 +106,10 @@ def _remaining(library: Library, url: str, schema: str) -> Callable[[], bool]:
     if isinstance(library, ConveyorPostgres):
         query = sql.SQL(
             "SELECT EXISTS (SELECT 1 FROM {}.jobs WHERE state IN ('queued', 'running'))"
+        )
+    elif isinstance(library, Procrastinate):
+        query = sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {}.procrastinate_jobs WHERE status IN ('todo', 'doing'))"
         )
     else:
         query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.pgqueuer)")
@@ -164,33 +176,91 @@ def drain_processes(
         remaining.close()  # type: ignore[attr-defined]
 
 
-def measure_library(
-    library: Library, url: str, workdir: Path, sizes: Sizes, concurrency: int
-) -> Figures:
-    figures: dict[str, list[float]] = {}
+#: Other processes' CPU use under which a measurement starts at once (see bench.suite).
+QUIET = 0.15
+QUIET_WAIT_SECONDS = 15.0
 
-    def add(key: str, value: float) -> None:
-        figures.setdefault(key, []).append(value)
-        progress(f"{library.name} {key}: {value:,.2f}")
 
+def quiet(busy_log: list[float]) -> str:
+    """Wait up to ``QUIET_WAIT_SECONDS`` for the machine to quiet down; note how busy."""
+    busy = machine.busy_fraction()
+    deadline = time.monotonic() + QUIET_WAIT_SECONDS
+    while busy is not None and busy > QUIET and time.monotonic() < deadline:
+        busy = machine.busy_fraction()
+    if busy is None:
+        return ""
+    busy_log.append(busy)
+    return f" (machine {100 * busy:.0f}% busy before)"
+
+
+def _w1(library: Library, workdir: Path, sizes: Sizes) -> Figures:
     one_call = ["--mode", "async"] if isinstance(library, ConveyorPostgres) else []
-    for _ in range(sizes.repeat):
-        add("w1", measure.enqueue_rate(library, workdir, sizes.enqueue_jobs, "enqueue", *one_call))
-        add(
-            "w1b",
-            measure.enqueue_rate(library, workdir, sizes.bulk_jobs, "enqueue-many", "--chunk", "0"),
-        )
+    return {"w1": measure.enqueue_rate(library, workdir, sizes.enqueue_jobs, "enqueue", *one_call)}
+
+
+def _w1b(library: Library, workdir: Path, sizes: Sizes) -> Figures:
+    args = ("enqueue-many", "--chunk", "0")
+    return {"w1b": measure.enqueue_rate(library, workdir, sizes.bulk_jobs, *args)}
+
+
+def measure_all(
+    lineup: dict[str, tuple[Library, int]],
+    sizes_of: dict[str, Sizes],
+    url: str,
+    workdir: Path,
+    busy_log: list[float],
+) -> dict[str, Figures]:
+    """Every workload; within a workload, every library before the next repetition of
+    any, so a drift of the shared machine spreads over all of them (as bench.suite)."""
+    collected: dict[str, dict[str, list[float]]] = {name: {} for name in lineup}
+
+    def one(name: str, label: str, run: Callable[[], Figures]) -> None:
+        load = quiet(busy_log)
+        figures = run()
+        for key, value in figures.items():
+            collected[name].setdefault(key, []).append(value)
+        shown = ", ".join(f"{k} {v:,.2f}" for k, v in figures.items())
+        progress(f"{name} {label}: {shown}{load}")
+
+    def drain_all(library: Library, sizes: Sizes, concurrency: int) -> Figures:
         sample = measure.drain(library, workdir, sizes.jobs, concurrency)
-        add("w2_steady", sample.steady)
-        add("w2_startup", sample.startup)
-        add("w2_p1", drain_processes(library, url, workdir, sizes.jobs, concurrency, 1))
-        add("w2_p2", drain_processes(library, url, workdir, sizes.jobs, concurrency, 2))
-        latencies = measure.latency(
+        return {"w2_steady": sample.steady, "w2_startup": sample.startup}
+
+    def latency(library: Library, sizes: Sizes) -> Figures:
+        samples = measure.latency(
             library, workdir, sizes.latency_jobs, sizes.latency_rate, library.latency_concurrency
         )
-        for q in (50, 95, 99):
-            add(f"w3_p{q}", percentile(latencies, q))
-    return {key: _median(values) for key, values in figures.items()}
+        return {f"w3_p{q}": percentile(samples, q) for q in (50, 95, 99)}
+
+    def drain_processes_figures(
+        library: Library, sizes: Sizes, concurrency: int, processes: int
+    ) -> Figures:
+        rate = drain_processes(library, url, workdir, sizes.jobs, concurrency, processes)
+        return {f"w2_p{processes}": rate}
+
+    repeat = max(s.repeat for s in sizes_of.values())
+    for _ in range(repeat):
+        workloads: list[tuple[str, Callable[[str, Library, int], Figures]]] = [
+            ("W1", lambda name, lib, c: _w1(lib, workdir, sizes_of[name])),
+            ("W1b", lambda name, lib, c: _w1b(lib, workdir, sizes_of[name])),
+            ("W2", lambda name, lib, c: drain_all(lib, sizes_of[name], c)),
+            (
+                "W2 1 process",
+                lambda name, lib, c: drain_processes_figures(lib, sizes_of[name], c, 1),
+            ),
+            (
+                "W2 2 processes",
+                lambda name, lib, c: drain_processes_figures(lib, sizes_of[name], c, 2),
+            ),
+            ("W3", lambda name, lib, c: latency(lib, sizes_of[name])),
+        ]
+        for label, workload in workloads:
+            for name, (library, concurrency) in lineup.items():
+                one(name, label, functools.partial(workload, name, library, concurrency))
+    return {
+        name: {key: _median(values) for key, values in by_key.items()}
+        for name, by_key in collected.items()
+    }
 
 
 ROWS = [
@@ -208,12 +278,16 @@ ROWS = [
 
 def table(results: dict[str, Figures]) -> str:
     conveyor, peer = results.get("conveyor", {}), results.get("pgqueuer", {})
-    lines = ["| figure | unit | conveyor | PgQueuer | conveyor/PgQueuer |", "|---|---|---|---|---|"]
+    other = results.get("procrastinate", {})
+    lines = [
+        "| figure | unit | conveyor | PgQueuer | conveyor/PgQueuer | Procrastinate |",
+        "|---|---|---|---|---|---|",
+    ]
     for key, title, unit in ROWS:
         mine, theirs = conveyor.get(key), peer.get(key)
         ratio = f"{mine / theirs:.2f}x" if mine and theirs else ""
-        cells = [f"{v:,.1f}" if v is not None else "" for v in (mine, theirs)]
-        lines.append(f"| {title} | {unit} | {cells[0]} | {cells[1]} | {ratio} |")
+        cells = [f"{v:,.1f}" if v is not None else "" for v in (mine, theirs, other.get(key))]
+        lines.append(f"| {title} | {unit} | {cells[0]} | {cells[1]} | {ratio} | {cells[2]} |")
     return "\n".join(lines)
 
 
@@ -268,18 +342,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     started = dt.datetime.now(dt.UTC)
     lineup: dict[str, tuple[Library, int]] = {"conveyor": (ConveyorPostgres(args.url), 200)}
+    peer_sizes: dict[str, Sizes] = {}
     if not quick:
         python = peers_python()
         version = installed_version(python, "pgqueuer")
         lineup["pgqueuer"] = (PgQueuer(args.url, python, version), 100)
+        version = installed_version(python, "procrastinate")
+        lineup["procrastinate"] = (Procrastinate(args.url, python, version), 10)
+        # About 200-400 jobs/s here: a tenth of the drain keeps the run in minutes.
+        peer_sizes["procrastinate"] = dataclasses.replace(sizes, jobs=max(sizes.jobs // 10, 100))
     results: dict[str, Figures] = {}
+    busy_log: list[float] = []
+    sizes_of = {name: peer_sizes.get(name, sizes) for name in lineup}
     try:
         with tempfile.TemporaryDirectory(prefix="conveyor-bench-pg-") as workdir:
             ceilings = raw_ceilings(args.url, sizes)
-            for name, (library, concurrency) in lineup.items():
-                results[name] = measure_library(
-                    library, args.url, Path(workdir), sizes, concurrency
-                )
+            results = measure_all(lineup, sizes_of, args.url, Path(workdir), busy_log)
     except BenchError as exc:
         print(f"bench: a measurement failed: {exc}", file=sys.stderr)
         return 1
@@ -300,12 +378,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "source": machine.source_state(REPO),
             "machine": machine.describe(),
             "sizes": dataclasses.asdict(sizes),
+            "peer_sizes": {name: dataclasses.asdict(own) for name, own in peer_sizes.items()},
             "settings": {
                 name: lib.settings() | {"concurrency": c} for name, (lib, c) in lineup.items()
             },
             "raw_postgres": ceilings,
             "results": results,
             "goals": goals(results),
+            "machine_busy_before_each_measurement": busy_log,
         }
         path.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"results written to {path}")
