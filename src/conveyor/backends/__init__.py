@@ -15,6 +15,8 @@ from conveyor.errors import UnknownSchemeError
 #: scheme -> (module, class). Server stores join here with their extras.
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {
     "sqlite": ("conveyor.backends.sqlite", "SQLiteBackend", None),
+    "redis": ("conveyor.backends.redis", "RedisBackend", "redis"),
+    "rediss": ("conveyor.backends.redis", "RedisBackend", "redis"),
 }
 
 
