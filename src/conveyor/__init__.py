@@ -16,7 +16,7 @@ from conveyor.errors import (
     UnknownJobTypeError,
 )
 from conveyor.jobs import JobType
-from conveyor.models import Attempt, Event, Job, Page, Stats
+from conveyor.models import ApiKey, Attempt, Event, Job, Page, Stats
 from conveyor.retry import Fail, Retry, RetryPolicy
 from conveyor.states import JobState
 from conveyor.worker.context import JobContext
@@ -25,6 +25,7 @@ from conveyor.worker.worker import Worker
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApiKey",
     "Attempt",
     "ConfigurationError",
     "Conveyor",

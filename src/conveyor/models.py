@@ -23,7 +23,9 @@ class Job(BaseModel):
     ``attempts`` counts the attempts started so far (a run whose worker crashed counts).
     ``reason`` says why the job entered its current state: ``enqueued``, ``due``,
     ``claimed``, ``succeeded``, ``error``, ``timeout``, ``fail``, ``lease_expired``,
-    ``released``, ``cancelled``, ``expired`` or ``manual_retry``.
+    ``released``, ``cancelled``, ``expired`` or ``manual_retry``. ``meta`` is a JSON
+    object stored with the job and never interpreted by the store (the HTTP layer keeps
+    the captured request there).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -49,6 +51,7 @@ class Job(BaseModel):
     expire_at: dt.datetime | None = None
     lease_expires_at: dt.datetime | None = None
     worker_id: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class Attempt(BaseModel):
@@ -101,3 +104,21 @@ class Stats(BaseModel):
 
     states: dict[str, int]
     queues: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+
+class ApiKey(BaseModel):
+    """An API key of the HTTP service as stored: never the secret, and not its hash.
+
+    ``tenant`` scopes what the key sees and changes; an ``admin`` key sees every tenant
+    (its ``tenant``, if any, is the default for jobs it submits). A revoked key keeps its
+    record (``revoked_at`` set) and no longer authenticates.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    tenant: str | None = None
+    admin: bool = False
+    name: str | None = None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None

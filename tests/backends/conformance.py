@@ -50,6 +50,7 @@ def new_job(
     idempotency_key: str | None = None,
     run_at: dt.datetime | None = None,
     expire_at: dt.datetime | None = None,
+    meta_json: str | None = None,
 ) -> NewJob:
     """A ``NewJob`` with a fresh UUIDv7 id (time-ordered: later calls sort after)."""
     return NewJob(
@@ -63,6 +64,7 @@ def new_job(
         idempotency_key=idempotency_key,
         run_at=run_at,
         expire_at=expire_at,
+        meta_json=meta_json,
     )
 
 
@@ -128,12 +130,21 @@ def outcome(
     )
 
 
-async def job_in_state(backend: Backend, state: JobState, *, now: dt.datetime = T0) -> Job:
+async def job_in_state(
+    backend: Backend,
+    state: JobState,
+    *,
+    now: dt.datetime = T0,
+    queue: str | None = None,
+    tenant: str | None = None,
+) -> Job:
     """A job brought into ``state`` (one of ``REACHABLE_STATES``) by protocol calls at
-    ``now``. Waiting states wait for an hour; the job is alone on its queue."""
+    ``now``. Waiting states wait for an hour; the job is alone on its queue unless
+    ``queue`` names one that must hold no other job of that state's path."""
     hour = dt.timedelta(hours=1)
     run_at = now + hour if state is JobState.SCHEDULED else None
-    job = new_job(queue=f"q-{uuid_utils.uuid7().hex[-12:]}", run_at=run_at)
+    queue = queue or f"q-{uuid_utils.uuid7().hex[-12:]}"
+    job = new_job(queue=queue, run_at=run_at, tenant=tenant)
     if state is JobState.SCHEDULED:
         await enqueue(backend, job, now=now)
     elif state in (JobState.QUEUED, JobState.CANCELLED):
@@ -149,10 +160,9 @@ async def job_in_state(backend: Backend, state: JobState, *, now: dt.datetime = 
         }
         if state in finished:
             assert await backend.finish_many([finished[state]], now=now) == [claimed.id]
-    jobs = await jobs_on_queue(backend, job.queue)
-    assert len(jobs) == 1, jobs
-    assert jobs[0].state is state, jobs
-    return jobs[0]
+    stored = await require(backend, job.id)
+    assert stored.state is state, stored
+    return stored
 
 
 async def jobs_on_queue(backend: Backend, queue: str) -> list[Job]:

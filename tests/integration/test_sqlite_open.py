@@ -21,8 +21,13 @@ from pathlib import Path
 import pytest
 
 from conveyor.backends import open_backend
+from conveyor.backends.migrate import apply_pending, load_migrations
 from conveyor.backends.sqlite import SQLiteBackend
+from conveyor.backends.sqlite.connection import SQLiteMigrationSession, connect
 from conveyor.errors import ConfigurationError, StoreUnavailableError
+
+#: Every migration the SQLite store ships, in the order they apply.
+ALL_MIGRATIONS = [migration.name for migration in load_migrations("conveyor.backends.sqlite")]
 
 NOBODY = 65534
 
@@ -158,7 +163,7 @@ async def test_absolute_url_and_file_settings(tmp_path: Path) -> None:
         with contextlib.closing(sqlite3.connect(path)) as connection:
             assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             names = [row[0] for row in connection.execute("SELECT name FROM conveyor_migrations")]
-        assert names == ["0001_init"]
+        assert names == ALL_MIGRATIONS
     finally:
         await backend.close()
 
@@ -166,7 +171,7 @@ async def test_absolute_url_and_file_settings(tmp_path: Path) -> None:
 async def test_migrate_before_open_applies_then_nothing(tmp_path: Path) -> None:
     backend = open_backend(f"sqlite:///{tmp_path / 'fresh.db'}")
 
-    assert await backend.migrate() == ["0001_init"]
+    assert await backend.migrate() == ALL_MIGRATIONS
     assert await backend.migrate() == []
     await backend.open()
     try:
@@ -211,4 +216,29 @@ def test_processes_migrating_one_fresh_file_at_once_apply_it_once(tmp_path: Path
         assert process.returncode == 0, stderr
         outputs.append(json.loads(stdout))
 
-    assert sorted(outputs) == [[], [], [], ["0001_init"]]
+    assert sorted(outputs) == [[], [], [], ALL_MIGRATIONS]
+
+
+async def test_store_of_an_older_version_is_upgraded_on_open_keeping_its_jobs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    first, *_later = load_migrations("conveyor.backends.sqlite")
+    with contextlib.closing(connect(str(path))) as connection:
+        assert apply_pending(SQLiteMigrationSession(connection, 0), [first]) == [first.name]
+        connection.execute(
+            "INSERT INTO jobs (id, type, state, payload, max_attempts, queue, created_at, "
+            "run_at, state_changed_at) VALUES ('old-job', 't', 'queued', '{}', 3, 'default', "
+            "0, 0, 0)"
+        )
+        connection.commit()
+
+    backend = open_backend(f"sqlite:///{path}")
+    await backend.open()
+    try:
+        job = await backend.get("old-job")
+        assert job is not None
+        assert job.meta == {}
+        assert await backend.list_api_keys() == []
+    finally:
+        await backend.close()

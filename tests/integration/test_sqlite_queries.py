@@ -29,6 +29,7 @@ EXPECTED_INDEX = {
     "LIST_JOBS_BY_TENANT": "jobs_tenant",
     "LIST_JOBS_BY_IDEMPOTENCY_KEY": "jobs_idempotency",
     "READ_JOB_EVENTS": "events_job",
+    "COUNT_WAITING_OF_TENANT": "jobs_waiting_by_tenant",
 }
 
 # The queued and running listings read their partial index whole by design (jobs_state
@@ -55,6 +56,7 @@ _BINDINGS: dict[str, object] = {
     "after": 0,
     "job_id": "a",
     "id": "a",
+    "cap": 1000,
 }
 
 
@@ -79,3 +81,27 @@ def test_statement_uses_its_index(database: Path, name: str, index: str) -> None
         assert all(step.endswith(f"INDEX {index}") for step in scans), plan
     else:
         assert not scans, plan
+
+
+# The backpressure counts read two partial indexes each (queued jobs, and waiting ones
+# that are not queued), and stop at :cap in both.
+COUNTS_OVER_TWO_INDEXES = {
+    "COUNT_WAITING_IN_QUEUE": ("jobs_claim", "jobs_due_by_queue"),
+    "COUNT_WAITING": ("jobs_claim", "jobs_due"),
+}
+
+
+@pytest.mark.parametrize(("name", "indexes"), sorted(COUNTS_OVER_TWO_INDEXES.items()))
+def test_waiting_counts_read_only_their_partial_indexes(
+    database: Path, name: str, indexes: tuple[str, str]
+) -> None:
+    statement = getattr(queries, name)
+    bindings = {"queue": "default", "cap": 1000}
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        plan = [row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + statement, bindings)]
+
+    steps_on_jobs = [step for step in plan if " jobs " in f"{step} "]
+    assert steps_on_jobs, plan
+    for index in indexes:
+        assert any(f"INDEX {index}" in step for step in steps_on_jobs), plan
+    assert all("INDEX" in step for step in steps_on_jobs), plan

@@ -18,14 +18,15 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from conveyor.models import Attempt, Event, Job, JobId, Page, Stats
+from conveyor.models import ApiKey, Attempt, Event, Job, JobId, Page, Stats
 from conveyor.states import JobState
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewJob:
     """A job to insert. ``run_at=None`` means "now" (state ``queued``); a later
-    ``run_at`` makes it ``scheduled``. ``payload_json`` is already validated JSON text."""
+    ``run_at`` makes it ``scheduled``. ``payload_json`` is already validated JSON text;
+    ``meta_json`` (JSON object text or ``None`` for ``{}``) is stored verbatim."""
 
     id: JobId
     type: str
@@ -37,6 +38,7 @@ class NewJob:
     idempotency_key: str | None = None
     run_at: dt.datetime | None = None
     expire_at: dt.datetime | None = None
+    meta_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class ClaimedJob:
     priority: int
     tenant: str | None
     idempotency_key: str | None
+    meta_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,18 @@ class JobQuery:
     idempotency_key: str | None = None
     limit: int = 50
     cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewApiKey:
+    """An API key to store: ``key_hash`` is the hex SHA-256 of the secret, which the
+    store never sees."""
+
+    id: str
+    key_hash: str
+    tenant: str | None
+    admin: bool = False
+    name: str | None = None
 
 
 class Backend(Protocol):
@@ -248,6 +263,36 @@ class Backend(Protocol):
 
     async def stats(self) -> Stats:
         """Job counts per state, in total and per queue."""
+        ...
+
+    async def count_waiting(
+        self, *, queue: str | None = None, tenant: str | None = None, cap: int
+    ) -> int:
+        """How many jobs wait (``queued``, ``scheduled``, ``retrying``) in ``queue`` and
+        of ``tenant`` (``None``: any), counting no further than ``cap``: returns
+        ``min(n, cap)``, so the cost follows ``cap``, not the backlog."""
+        ...
+
+    async def ping(self) -> None:
+        """One cheap round trip. Raises ``StoreUnavailableError`` if the store cannot be
+        reached and ``SchemaOutOfDateError`` if its schema is older than the code."""
+        ...
+
+    async def create_api_key(self, key: NewApiKey, *, now: dt.datetime | None = None) -> ApiKey:
+        """Store a new API key (created now) and return it."""
+        ...
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The active key with this hash; ``None`` if unknown or revoked."""
+        ...
+
+    async def list_api_keys(self, *, tenant: str | None = None) -> list[ApiKey]:
+        """Every key (revoked ones included), of one tenant if given, oldest first."""
+        ...
+
+    async def revoke_api_key(self, key_id: str, *, now: dt.datetime | None = None) -> ApiKey | None:
+        """Revoke a key (idempotent: a revoked key keeps its first ``revoked_at``);
+        return it after the step, or ``None`` if no such key exists."""
         ...
 
     def wakeups(self, queues: Sequence[str]) -> AsyncGenerator[None, None]:

@@ -50,6 +50,7 @@ from conveyor.backends.base import (
     Enqueued,
     JobQuery,
     LeaseParams,
+    NewApiKey,
     NewJob,
     Outcome,
 )
@@ -61,7 +62,7 @@ from conveyor.backends.sqlite.store import SQLiteStore
 from conveyor.backends.sqlite.wakeups import WakeupHub
 from conveyor.clock import SystemClock
 from conveyor.errors import StoreUnavailableError
-from conveyor.models import Attempt, Event, Job, JobId, Page, Stats
+from conveyor.models import ApiKey, Attempt, Event, Job, JobId, Page, Stats
 from conveyor.states import JobState
 
 #: A batch transition runs inline when it names at most this many jobs (about 1 ms of
@@ -284,6 +285,38 @@ class SQLiteBackend:
     async def stats(self) -> Stats:
         """Job counts per state, in total and per queue."""
         return await self._require().read(reads.stats)
+
+    async def count_waiting(
+        self, *, queue: str | None = None, tenant: str | None = None, cap: int
+    ) -> int:
+        """Waiting jobs of ``queue`` and ``tenant`` (``None``: any), up to ``cap``."""
+        return await self._require().read(reads.count_waiting, queue, tenant, cap)
+
+    async def ping(self) -> None:
+        """One read; raises ``StoreUnavailableError`` if the file became unusable."""
+        await self._require().read(reads.ping)
+
+    # --- API keys ---------------------------------------------------------------------
+
+    async def create_api_key(self, key: NewApiKey, *, now: dt.datetime | None = None) -> ApiKey:
+        """Store a new API key."""
+        return await self._require().write(
+            SQLiteStore.create_api_key, key, self._now_us(now), inline=True
+        )
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The active key with this hash, or ``None``."""
+        return await self._require().read(reads.find_api_key, key_hash)
+
+    async def list_api_keys(self, *, tenant: str | None = None) -> list[ApiKey]:
+        """Every key (of one tenant if given), oldest first."""
+        return await self._require().read(reads.list_api_keys, tenant)
+
+    async def revoke_api_key(self, key_id: str, *, now: dt.datetime | None = None) -> ApiKey | None:
+        """Revoke a key (idempotent)."""
+        return await self._require().write(
+            SQLiteStore.revoke_api_key, key_id, self._now_us(now), inline=True
+        )
 
     # --- wake-ups ---------------------------------------------------------------------
 

@@ -80,10 +80,10 @@ RECORD_MIGRATION = "INSERT INTO conveyor_migrations (name, applied_at) VALUES (:
 ENQUEUE_JOB = """
 INSERT INTO jobs (
     id, type, state, payload, reason, max_attempts, queue, priority, tenant,
-    idempotency_key, created_at, run_at, expire_at, state_changed_at
+    idempotency_key, created_at, run_at, expire_at, state_changed_at, meta
 ) VALUES (
     :id, :type, :state, :payload, 'enqueued', :max_attempts, :queue, :priority, :tenant,
-    :idempotency_key, :now, :run_at, :expire_at, :now
+    :idempotency_key, :now, :run_at, :expire_at, :now, :meta
 )
 ON CONFLICT (idempotency_key, coalesce(tenant, '')) WHERE idempotency_key IS NOT NULL
 DO NOTHING
@@ -151,7 +151,7 @@ WHERE id IN (
     LIMIT :limit
 )
 RETURNING id, type, payload, attempts, max_attempts, queue, priority, tenant,
-          idempotency_key, run_at
+          idempotency_key, run_at, meta
 """
 
 # --- running jobs: every step is fenced by (state, lease_token) -----------------------
@@ -384,4 +384,75 @@ WHERE job_id = :job_id AND id > :after ORDER BY id LIMIT :limit
 # A full scan of jobs; bounded by pruning (terminal jobs leave after their TTL).
 COUNT_JOBS_BY_QUEUE_AND_STATE = """
 SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
+"""
+
+# --- backpressure (count_waiting): each count stops at :cap -----------------------------
+
+# Waiting jobs of one queue. Indexes: jobs_claim (queued) and jobs_due_by_queue
+# (scheduled, retrying); their state lists must match the indexes' WHERE clauses.
+COUNT_WAITING_IN_QUEUE = """
+SELECT
+    (SELECT count(*) FROM (
+        SELECT 1 FROM jobs INDEXED BY jobs_claim
+        WHERE state = 'queued' AND queue = :queue LIMIT :cap))
+  + (SELECT count(*) FROM (
+        SELECT 1 FROM jobs INDEXED BY jobs_due_by_queue
+        WHERE state IN ('scheduled', 'retrying') AND queue = :queue LIMIT :cap))
+"""
+
+# Waiting jobs of every queue. Indexes: jobs_claim and jobs_due.
+COUNT_WAITING = """
+SELECT
+    (SELECT count(*) FROM (
+        SELECT 1 FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' LIMIT :cap))
+  + (SELECT count(*) FROM (
+        SELECT 1 FROM jobs INDEXED BY jobs_due
+        WHERE state IN ('scheduled', 'retrying') LIMIT :cap))
+"""
+
+# Waiting jobs of one tenant (in one queue if :queue is not NULL). Index:
+# jobs_waiting_by_tenant (0002), which holds waiting jobs of tenants only.
+COUNT_WAITING_OF_TENANT = """
+SELECT count(*) FROM (
+    SELECT 1 FROM jobs INDEXED BY jobs_waiting_by_tenant
+    WHERE tenant = :tenant AND state IN ('scheduled', 'queued', 'retrying')
+      AND (:queue IS NULL OR queue = :queue)
+    LIMIT :cap
+)
+"""
+
+# --- health ---------------------------------------------------------------------------
+
+# ping: one read that also proves the schema is there.
+PING = "SELECT count(*) FROM conveyor_migrations"
+
+# --- API keys -------------------------------------------------------------------------
+
+CREATE_API_KEY = """
+INSERT INTO api_keys (id, key_hash, tenant, admin, name, created_at)
+VALUES (:id, :key_hash, :tenant, :admin, :name, :now)
+RETURNING id, tenant, admin, name, created_at, revoked_at
+"""
+
+# Index: the unique index on key_hash.
+FIND_ACTIVE_API_KEY = """
+SELECT id, tenant, admin, name, created_at, revoked_at FROM api_keys
+WHERE key_hash = :key_hash AND revoked_at IS NULL
+"""
+
+LIST_API_KEYS = """
+SELECT id, tenant, admin, name, created_at, revoked_at FROM api_keys
+ORDER BY created_at, id
+"""
+
+# Index: api_keys_tenant.
+LIST_API_KEYS_OF_TENANT = """
+SELECT id, tenant, admin, name, created_at, revoked_at FROM api_keys
+WHERE tenant = :tenant ORDER BY created_at, id
+"""
+
+# Idempotent: a revoked key keeps its first revoked_at.
+REVOKE_API_KEY = """
+UPDATE api_keys SET revoked_at = coalesce(revoked_at, :now) WHERE id = :id
+RETURNING id, tenant, admin, name, created_at, revoked_at
 """

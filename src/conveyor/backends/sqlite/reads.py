@@ -11,13 +11,14 @@ import sqlite3
 from conveyor.backends.base import JobQuery
 from conveyor.backends.sqlite import queries
 from conveyor.backends.sqlite.rows import (
+    api_key_from_row,
     attempt_from_row,
     decode_cursor,
     encode_cursor,
     event_from_row,
     job_from_row,
 )
-from conveyor.models import Attempt, Event, Job, JobId, Page, Stats
+from conveyor.models import ApiKey, Attempt, Event, Job, JobId, Page, Stats
 from conveyor.states import JobState
 
 # Above every job id: ids compare as UTF-8 bytes (BINARY collation) and this code point
@@ -106,3 +107,42 @@ def stats(connection: sqlite3.Connection) -> Stats:
             per_queue[queue] = dict.fromkeys((state.value for state in JobState), 0)
         per_queue[queue][state] = count
     return Stats(states=totals, queues=per_queue)
+
+
+def count_waiting(
+    connection: sqlite3.Connection, queue: str | None, tenant: str | None, cap: int
+) -> int:
+    """Waiting jobs matching the filters, counted up to ``cap``."""
+    if cap < 1:
+        return 0
+    if tenant is not None:
+        bound: dict[str, object] = {"tenant": tenant, "queue": queue, "cap": cap}
+        statement = queries.COUNT_WAITING_OF_TENANT
+    elif queue is not None:
+        bound = {"queue": queue, "cap": cap}
+        statement = queries.COUNT_WAITING_IN_QUEUE
+    else:
+        bound = {"cap": cap}
+        statement = queries.COUNT_WAITING
+    count: int = connection.execute(statement, bound).fetchone()[0]
+    return min(count, cap)
+
+
+def ping(connection: sqlite3.Connection) -> None:
+    """One read of the migrations table (fails if the schema is gone)."""
+    connection.execute(queries.PING).fetchone()
+
+
+def find_api_key(connection: sqlite3.Connection, key_hash: str) -> ApiKey | None:
+    """The active key with this hash, or ``None``."""
+    row = connection.execute(queries.FIND_ACTIVE_API_KEY, {"key_hash": key_hash}).fetchone()
+    return None if row is None else api_key_from_row(row)
+
+
+def list_api_keys(connection: sqlite3.Connection, tenant: str | None) -> list[ApiKey]:
+    """Every key (of one tenant if given), oldest first."""
+    if tenant is None:
+        rows = connection.execute(queries.LIST_API_KEYS).fetchall()
+    else:
+        rows = connection.execute(queries.LIST_API_KEYS_OF_TENANT, {"tenant": tenant}).fetchall()
+    return [api_key_from_row(row) for row in rows]

@@ -16,7 +16,7 @@ from typing import Any
 
 from conveyor.backends.base import NewJob
 from conveyor.errors import InvalidCursorError
-from conveyor.models import Attempt, Event, Job
+from conveyor.models import ApiKey, Attempt, Event, Job
 from conveyor.states import JobState
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -48,6 +48,7 @@ def optional_from_us(value: int | None) -> dt.datetime | None:
 def job_from_row(row: sqlite3.Row) -> Job:
     """A ``Job`` from a ``SELECT * FROM jobs`` row."""
     result = row["result"]
+    meta = row["meta"]
     return Job(
         id=row["id"],
         type=row["type"],
@@ -70,6 +71,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         expire_at=optional_from_us(row["expire_at"]),
         lease_expires_at=optional_from_us(row["lease_expires_at"]),
         worker_id=row["worker_id"],
+        meta={} if meta is None else json.loads(meta),
     )
 
 
@@ -92,6 +94,19 @@ def job_from_new(job: NewJob, *, state: JobState, now_us: int, run_at_us: int) -
         # A job to run now (the usual case) shares the datetime: it is immutable.
         run_at=created_at if run_at_us == now_us else from_us(run_at_us),
         expire_at=None if job.expire_at is None else from_us(to_us(job.expire_at)),
+        meta={} if job.meta_json is None else json.loads(job.meta_json),
+    )
+
+
+def api_key_from_row(row: sqlite3.Row) -> ApiKey:
+    """An ``ApiKey`` from a row of the API key statements."""
+    return ApiKey(
+        id=row["id"],
+        tenant=row["tenant"],
+        admin=bool(row["admin"]),
+        name=row["name"],
+        created_at=from_us(row["created_at"]),
+        revoked_at=optional_from_us(row["revoked_at"]),
     )
 
 

@@ -20,11 +20,17 @@ import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
-from conveyor.backends.base import ClaimedJob, Enqueued, Lease, NewJob, Outcome
+from conveyor.backends.base import ClaimedJob, Enqueued, Lease, NewApiKey, NewJob, Outcome
 from conveyor.backends.sqlite import queries
 from conveyor.backends.sqlite.connection import connect, immediate_transaction, migrate
-from conveyor.backends.sqlite.rows import job_from_new, job_from_row, optional_to_us, to_us
-from conveyor.models import Job, JobId
+from conveyor.backends.sqlite.rows import (
+    api_key_from_row,
+    job_from_new,
+    job_from_row,
+    optional_to_us,
+    to_us,
+)
+from conveyor.models import ApiKey, Job, JobId
 from conveyor.states import TERMINAL_STATES, JobState
 
 #: The job's error when its lease expired (the attempt ended without a word from it).
@@ -104,6 +110,7 @@ class SQLiteStore:
                     "now": now_us,
                     "run_at": run_at_us,
                     "expire_at": optional_to_us(job.expire_at, name="expire_at"),
+                    "meta": job.meta_json,
                 }
             )
         # None: inserted as given; a row: the job that already held the idempotency key
@@ -168,6 +175,7 @@ class SQLiteStore:
                 priority=row[6],
                 tenant=row[7],
                 idempotency_key=row[8],
+                meta_json=row[10],
             )
             for row in rows
         ]
@@ -264,6 +272,28 @@ class SQLiteStore:
         with self._transaction():
             cursor = self.connection.execute(queries.PRUNE_FINISHED, bound)
         return cursor.rowcount
+
+    def create_api_key(self, key: NewApiKey, now_us: int) -> ApiKey:
+        """Insert an API key; return it as stored."""
+        bound = {
+            "id": key.id,
+            "key_hash": key.key_hash,
+            "tenant": key.tenant,
+            "admin": int(key.admin),
+            "name": key.name,
+            "now": now_us,
+        }
+        with self._transaction():
+            row = self.connection.execute(queries.CREATE_API_KEY, bound).fetchone()
+        return api_key_from_row(row)
+
+    def revoke_api_key(self, key_id: str, now_us: int) -> ApiKey | None:
+        """Revoke a key (idempotent); return it after the step, ``None`` if unknown."""
+        with self._transaction():
+            row = self.connection.execute(
+                queries.REVOKE_API_KEY, {"id": key_id, "now": now_us}
+            ).fetchone()
+        return None if row is None else api_key_from_row(row)
 
 
 def _claim_order(row: sqlite3.Row) -> tuple[int, int, str]:
