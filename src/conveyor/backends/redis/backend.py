@@ -36,6 +36,7 @@ from conveyor.backends.base import (
     Enqueued,
     JobQuery,
     LeaseParams,
+    NewApiKey,
     NewJob,
     Outcome,
 )
@@ -51,7 +52,7 @@ from conveyor.backends.redis.connection import (
 from conveyor.backends.redis.keys import MIGRATIONS, SCHEMA_VERSION, Keys, waiting_field
 from conveyor.backends.redis.scripts import load_scripts
 from conveyor.errors import SchemaOutOfDateError, StoreError, StoreUnavailableError
-from conveyor.models import Attempt, Event, Job, JobId, Page, Stats
+from conveyor.models import ApiKey, Attempt, Event, Job, JobId, Page, Stats
 from conveyor.states import JobState
 
 log = logging.getLogger("conveyor.backends.redis")
@@ -408,6 +409,37 @@ class RedisBackend:
         field = waiting_field(queue=queue, tenant=tenant)
         raw = await self._command("HGET", self._keys.waiting, field)
         return min(int(raw or 0), cap)
+
+    # --- API keys ---------------------------------------------------------------------
+
+    async def create_api_key(self, key: NewApiKey, *, now: dt.datetime | None = None) -> ApiKey:
+        """Store a new API key (created now) and return it. Raises ``StoreError`` if a
+        key with the same hash exists."""
+        reply = await self._run(
+            "create_api_key",
+            self._now_arg(now),
+            key.id,
+            key.key_hash,
+            codec.opt(key.tenant),
+            int(key.admin),
+            codec.opt(key.name),
+        )
+        return codec.api_key_from_hash(codec.as_hash(reply))
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The active key with this hash; ``None`` if unknown or revoked."""
+        reply = await self._run("find_api_key", key_hash)
+        return None if reply is None else codec.api_key_from_hash(codec.as_hash(reply))
+
+    async def list_api_keys(self, *, tenant: str | None = None) -> list[ApiKey]:
+        """Every key (revoked ones included), of one tenant if given, oldest first."""
+        reply = await self._run("list_api_keys", codec.opt(tenant))
+        return [codec.api_key_from_hash(codec.as_hash(flat)) for flat in reply]
+
+    async def revoke_api_key(self, key_id: str, *, now: dt.datetime | None = None) -> ApiKey | None:
+        """Revoke a key (idempotent); return it after the step, or ``None``."""
+        reply = await self._run("revoke_api_key", self._now_arg(now), key_id)
+        return None if reply is None else codec.api_key_from_hash(codec.as_hash(reply))
 
     # --- wake-ups ---------------------------------------------------------------------
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from conveyor.backends.base import ClaimedJob, NewJob, Outcome
 from conveyor.errors import InvalidCursorError
-from conveyor.models import Attempt, Event, Job
-from conveyor.states import TERMINAL_STATES, JobState
+from conveyor.models import ApiKey, Attempt, Event, Job
+from conveyor.states import JobState
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_US = dt.timedelta(microseconds=1)
@@ -87,7 +87,7 @@ def job_from_hash(fields: dict[str, str]) -> Job:
         expire_at=_optional_time(fields.get("expire_at")),
         lease_expires_at=_optional_time(fields.get("lease_expires_at")),
         worker_id=fields.get("worker_id"),
-        **({} if meta is None else {"meta": json.loads(meta)}),
+        meta={} if meta is None else json.loads(meta),
     )
 
 
@@ -96,7 +96,6 @@ def job_from_new(job: NewJob, *, now_us: int) -> Job:
     back (the script stores exactly these values)."""
     created_at = from_us(now_us)
     run_at_us = now_us if job.run_at is None else to_us(job.run_at, name="run_at")
-    meta_json = getattr(job, "meta_json", None)
     return Job(
         id=job.id,
         type=job.type,
@@ -111,7 +110,7 @@ def job_from_new(job: NewJob, *, now_us: int) -> Job:
         created_at=created_at,
         run_at=created_at if run_at_us == now_us else from_us(run_at_us),
         expire_at=None if job.expire_at is None else from_us(to_us(job.expire_at)),
-        **({} if meta_json is None else {"meta": json.loads(meta_json)}),
+        meta={} if job.meta_json is None else json.loads(job.meta_json),
     )
 
 
@@ -136,7 +135,7 @@ def enqueue_args(job: NewJob) -> list[str | int]:
         opt(job.idempotency_key),
         opt(run_at),
         opt(expire_at),
-        opt(getattr(job, "meta_json", None)),
+        opt(job.meta_json),
     ]
 
 
@@ -168,7 +167,6 @@ def finish_args(outcome: Outcome) -> list[str | int]:
 def claimed_from_row(row: Sequence[Any], token: str) -> ClaimedJob:
     """A ``ClaimedJob`` from one row of ``claim.lua``'s reply."""
     job_id, job_type, payload, attempt, max_attempts, queue, priority, tenant, key, meta = row
-    extra = {} if meta is None else {"meta_json": meta}
     return ClaimedJob(
         id=job_id,
         type=job_type,
@@ -180,7 +178,7 @@ def claimed_from_row(row: Sequence[Any], token: str) -> ClaimedJob:
         priority=int(priority),
         tenant=tenant,
         idempotency_key=key,
-        **extra,
+        meta_json=meta,
     )
 
 
@@ -219,8 +217,16 @@ def event_from_json(raw: str) -> Event:
     )
 
 
-def is_terminal(state: str) -> bool:
-    return JobState(state) in TERMINAL_STATES
+def api_key_from_hash(fields: dict[str, str]) -> ApiKey:
+    """An ``ApiKey`` from the fields of its hash (the key hash is not among them)."""
+    return ApiKey(
+        id=fields["id"],
+        tenant=fields.get("tenant"),
+        admin=fields.get("admin") == "1",
+        name=fields.get("name"),
+        created_at=from_us(fields["created_at"]),
+        revoked_at=_optional_time(fields.get("revoked_at")),
+    )
 
 
 def encode_cursor(last_id: str) -> str:

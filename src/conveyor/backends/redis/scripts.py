@@ -36,6 +36,10 @@ NAMES = (
     "delete_job",
     "prune_finished",
     "list_jobs",
+    "create_api_key",
+    "find_api_key",
+    "list_api_keys",
+    "revoke_api_key",
 )
 
 
