@@ -26,6 +26,10 @@ _CURSOR_PREFIX = "redis-job:"
 #: The claim order key keeps priorities within 32 bits (see lib.lua claim_member).
 PRIORITY_RANGE = range(-(2**31), 2**31)
 
+#: The furthest a retry may be scheduled: timestamps must stay exact in Lua's doubles
+#: (below 2**53 µs since 1970, in 2255).
+MAX_RETRY_US = 2**52
+
 #: The next states a worker may report for a running job.
 FINISH_STATES = frozenset(
     {JobState.SUCCEEDED, JobState.RETRYING, JobState.DEAD, JobState.CANCELLED, JobState.QUEUED}
@@ -150,6 +154,12 @@ def finish_args(outcome: Outcome) -> list[str | int]:
         )
     error = outcome.error
     result = outcome.result_json if state is JobState.SUCCEEDED else None
+    retry_us = round(max(outcome.retry_in, 0.0) * 1_000_000) if state is JobState.RETRYING else 0
+    if retry_us > MAX_RETRY_US:
+        raise ValueError(
+            f"Outcome of job {outcome.job_id!r} retries in {outcome.retry_in:g} s, past "
+            f"what the Redis store can schedule (at most {MAX_RETRY_US // 10**6} s ahead)"
+        )
     return [
         outcome.job_id,
         outcome.lease_token,
@@ -160,7 +170,7 @@ def finish_args(outcome: Outcome) -> list[str | int]:
         opt(None if error is None else error.type),
         opt(None if error is None else error.message),
         opt(None if error is None else error.traceback),
-        round(max(outcome.retry_in, 0.0) * 1_000_000) if state is JobState.RETRYING else 0,
+        retry_us,
     ]
 
 

@@ -112,10 +112,16 @@ async def _listen(
     """Return ``True`` on a wake-up message, after ``SAFETY_NET_SECONDS`` of silence,
     or when the backend closes; ``False`` when the subscription broke (logged)."""
     deadline = loop.time() + SAFETY_NET_SECONDS
+    task = asyncio.current_task()
     try:
         while not is_closed():
             timeout = min(CLOSE_CHECK_SECONDS, max(deadline - loop.time(), 0.0))
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
+            if task is not None and task.cancelling():
+                # redis-py turns its read timeout into "no message"; a cancellation that
+                # lands at the same moment is swallowed with it (asyncio.timeout on
+                # Python 3.11). Honour it here, or the consumer could never stop us.
+                raise asyncio.CancelledError
             if message is not None:
                 # A burst of enqueues is one wake-up: drain what already arrived.
                 while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0):
