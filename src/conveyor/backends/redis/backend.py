@@ -56,6 +56,10 @@ from conveyor.models import ApiKey, Attempt, Event, Job, JobId, Page, Stats
 from conveyor.states import JobState
 
 log = logging.getLogger("conveyor.backends.redis")
+# Without logging configured, Python prints warnings to stderr by itself; the store's
+# warnings (persistence off, a lost subscription) are for the worker's log, which the
+# worker CLI configures, not for the output of `conveyor status` and friends.
+log.addHandler(logging.NullHandler())
 
 T = TypeVar("T")
 
