@@ -1,0 +1,169 @@
+"""The Redis store's own promises beyond the protocol: its key layout, what it says about
+the server's persistence, script reloading, and connection errors. Servers that the
+tests reconfigure or break are private ones (``tests.redis_server``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from conveyor.backends import open_backend
+from conveyor.backends.base import JobQuery
+from conveyor.errors import ConfigurationError, StoreUnavailableError
+from conveyor.states import JobState
+from tests.backends.conformance import T0, at, claim, enqueue, new_job, outcome
+from tests.redis_prefix import redis_prefix_url
+from tests.redis_server import PrivateRedis, free_port
+
+REDIS_LOG = "conveyor.backends.redis"
+
+
+@pytest.fixture
+def private_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def shared_url(redis_url: str) -> Iterator[str]:
+    with redis_prefix_url(redis_url) as url:
+        yield url
+
+
+def _server(directory: Path, *options: str) -> PrivateRedis:
+    server = PrivateRedis(directory, options)
+    server.start()
+    return server
+
+
+async def _open_and_capture(url: str, caplog: pytest.LogCaptureFixture) -> list[str]:
+    backend = open_backend(url)
+    with caplog.at_level(logging.WARNING, logger=REDIS_LOG):
+        await backend.open()
+    await backend.close()
+    return [r.getMessage() for r in caplog.records if r.name == REDIS_LOG]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (("--appendonly", "no"), "persistence off"),
+        (("--appendonly", "no", "--save", "3600 1"), "AOF persistence off"),
+        (("--appendonly", "yes"), None),
+    ],
+    ids=["nothing", "rdb-only", "aof"],
+)
+async def test_open_warns_when_persistence_would_lose_jobs(
+    private_dir: Path, caplog: pytest.LogCaptureFixture, options: tuple[str, ...], expected: str
+) -> None:
+    server = _server(private_dir, *options)
+    try:
+        messages = await _open_and_capture(server.url, caplog)
+    finally:
+        server.close()
+
+    if expected is None:
+        assert messages == []
+    else:
+        [message] = messages
+        assert expected in message
+        assert "appendonly yes" in message
+
+
+async def test_open_works_where_config_is_disabled(
+    private_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = _server(private_dir, "--appendonly", "no", "--rename-command", "CONFIG", "")
+    try:
+        assert await _open_and_capture(server.url, caplog) == []
+    finally:
+        server.close()
+
+
+async def test_every_key_sits_under_the_prefix_hash_tag_and_pruning_leaves_none(
+    shared_url: str,
+) -> None:
+    prefix = shared_url.rpartition("prefix=")[2]
+    backend = open_backend(shared_url)
+    await backend.open()
+    client = redis.Redis.from_url(shared_url.partition("?")[0], decode_responses=True)
+    try:
+        baseline = set(client.scan_iter(match="{" + prefix + "}:*"))
+        job = await enqueue(backend, new_job(tenant="acme", idempotency_key="k", queue="q"))
+        [claimed] = await claim(backend, queues=["q"], now=T0)
+        await backend.finish_many([outcome(claimed, JobState.SUCCEEDED)], now=at(1))
+        assert await backend.get(job.id) is not None
+
+        keys = set(client.scan_iter(match="{" + prefix + "}:*"))
+        assert any(job.id in key for key in keys)
+        assert await backend.prune_finished(older_than=at(2), limit=10) == 1
+
+        left = set(client.scan_iter(match="{" + prefix + "}:*")) - baseline
+        # Only the event sequence stays: event ids must never be reused.
+        assert left == {"{" + prefix + "}:event_seq"}
+        assert (await backend.list_jobs(JobQuery())).items == []
+    finally:
+        client.close()
+        await backend.close()
+
+
+async def test_scripts_are_loaded_again_after_the_server_forgets_them(
+    private_dir: Path,
+) -> None:
+    server = _server(private_dir)
+    backend = open_backend(server.url + "?prefix=reload")
+    try:
+        await backend.open()
+        client = redis.Redis(port=server.port)
+        client.script_flush()
+        client.close()
+
+        job = await enqueue(backend, now=T0)  # NOSCRIPT, then loaded and run again
+
+        assert await backend.get(job.id) == job
+    finally:
+        await backend.close()
+        server.close()
+
+
+async def test_unreachable_redis_is_store_unavailable() -> None:
+    backend = open_backend(f"redis://127.0.0.1:{free_port()}/0?socket_connect_timeout=1")
+    with pytest.raises(StoreUnavailableError, match="unavailable"):
+        await backend.open()
+    await backend.close()
+
+
+async def test_calls_during_an_outage_are_store_unavailable_then_work_again(
+    private_dir: Path,
+) -> None:
+    server = _server(private_dir, "--appendonly", "yes", "--appendfsync", "always")
+    backend = open_backend(server.url + "?prefix=outage&socket_connect_timeout=1")
+    try:
+        await backend.open()
+        job = await enqueue(backend, now=T0)
+        server.kill()
+        with pytest.raises(StoreUnavailableError):
+            await backend.get(job.id)
+        server.start()
+        assert await backend.get(job.id) == job
+    finally:
+        await backend.close()
+        server.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://localhost/0?prefix=a{b",
+        "redis://localhost/0?prefix=",
+        "redis://h/0?prefix=a&prefix=b",
+    ],
+)
+def test_bad_prefix_is_a_configuration_error(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="prefix"):
+        open_backend(url)
