@@ -9,7 +9,7 @@ from conveyor.errors import ConfigurationError, UnknownSchemeError
 
 @pytest.mark.parametrize("url", ["mysql://localhost/db", "jobs.db", "sqlite3:///x.db"])
 def test_unknown_scheme_names_the_supported_ones(url: str) -> None:
-    with pytest.raises(UnknownSchemeError, match=r"supported: sqlite://"):
+    with pytest.raises(UnknownSchemeError, match=r"supported: .*sqlite://"):
         Conveyor(url)
     with pytest.raises(UnknownSchemeError):
         open_backend(url)
