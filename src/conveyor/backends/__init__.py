@@ -10,7 +10,7 @@ import importlib
 from urllib.parse import urlsplit
 
 from conveyor.backends.base import Backend
-from conveyor.errors import UnknownSchemeError
+from conveyor.errors import ConfigurationError, UnknownSchemeError
 
 #: scheme -> (module, class). Server stores join here with their extras.
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {
@@ -42,8 +42,17 @@ def open_backend(url: str) -> Backend:
     Raises ``UnknownSchemeError`` for a scheme no backend serves, naming the ones that
     exist, and ``ConfigurationError`` for a malformed URL of a known scheme.
     """
-    module_name, class_name, _extra = _SCHEMES[check_url(url)]
-    module = importlib.import_module(module_name)
+    scheme = check_url(url)
+    module_name, class_name, extra = _SCHEMES[scheme]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if extra is None or exc.name is None or exc.name.startswith("conveyor"):
+            raise
+        raise ConfigurationError(
+            f"The {scheme}:// store needs {exc.name!r}, which is not installed: "
+            f'pip install "conveyor[{extra}]"'
+        ) from exc
     backend_class = getattr(module, class_name)
     backend: Backend = backend_class(url)
     return backend
