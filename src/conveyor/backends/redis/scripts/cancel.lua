@@ -14,4 +14,5 @@ elseif job.state == 'running' and not job.cancel_requested then
   redis.call('HSET', k_job(id), 'cancel_requested', '1')
   append_event(id, now, 'cancel_requested', 'running', reason, {})
 end
+flush_pending()
 return redis.call('HGETALL', k_job(id))

@@ -85,4 +85,5 @@ for _, member in ipairs(candidates) do
     end
   end
 end
+flush_pending()
 return out

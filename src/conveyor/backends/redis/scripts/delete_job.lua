@@ -5,5 +5,8 @@ local id = ARGV[1]
 local job = load_job(id)
 if not job then return false end
 local before = redis.call('HGETALL', k_job(id))
-if TERMINAL[job.state] then destroy(job) end
+if TERMINAL[job.state] then
+  destroy(job)
+  flush_pending()
+end
 return before

@@ -57,5 +57,6 @@ for i = 2, #ARGV, 11 do
     out[#out + 1] = 0
   end
 end
+flush_pending()
 wake(woken)
 return out

@@ -49,5 +49,6 @@ for i = 2, #ARGV, 10 do
     applied[#applied + 1] = id
   end
 end
+flush_pending()
 wake(woken)
 return applied

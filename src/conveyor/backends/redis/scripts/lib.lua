@@ -74,10 +74,36 @@ local function waiting_fields(job)
   return fields
 end
 
--- A counter that disappears at zero, so the hashes stay as small as the live data.
+-- Counters (stats, waiting jobs) change by deltas summed over the whole script and
+-- written once by flush_pending(), which every script that moves jobs calls before it
+-- returns: a batch of 1,000 jobs of one queue costs one HINCRBY per counter, not 1,000.
+-- A counter disappears at zero, so the hashes stay as small as the live data.
+local pending_counts = {}
+-- Event ids come from k_event_seq, read once per script and written back once by
+-- flush_pending() (a script runs alone, so nobody else takes ids meanwhile).
+local next_event_id = false
+
 local function count(hash, field, delta)
-  if redis.call('HINCRBY', hash, field, delta) <= 0 then
-    redis.call('HDEL', hash, field)
+  local fields = pending_counts[hash]
+  if not fields then
+    fields = {}
+    pending_counts[hash] = fields
+  end
+  fields[field] = (fields[field] or 0) + delta
+end
+
+local function flush_pending()
+  for hash, fields in pairs(pending_counts) do
+    for field, delta in pairs(fields) do
+      if delta ~= 0 and redis.call('HINCRBY', hash, field, delta) <= 0 then
+        redis.call('HDEL', hash, field)
+      end
+    end
+  end
+  pending_counts = {}
+  if next_event_id then
+    redis.call('SET', k_event_seq, int(next_event_id))
+    next_event_id = false
   end
 end
 
@@ -130,10 +156,14 @@ local function enter(job, old)
   end
 end
 
--- Append a lifecycle event: one id from the never-reset sequence, kept in the global
--- log (scored by id) and in the job's own list.
+-- Append a lifecycle event: the next id of the never-reset sequence, kept in the
+-- global log (scored by id) and in the job's own list.
 local function append_event(id, at, kind, state, reason, data)
-  local event_id = redis.call('INCR', k_event_seq)
+  if not next_event_id then
+    next_event_id = tonumber(redis.call('GET', k_event_seq) or '0')
+  end
+  next_event_id = next_event_id + 1
+  local event_id = next_event_id
   local record = cjson.encode({
     i = event_id, j = id, t = int(at), k = kind,
     s = state or cjson.null, r = reason or cjson.null, d = data,

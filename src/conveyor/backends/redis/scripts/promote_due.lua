@@ -14,5 +14,6 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', k_due, id)
   end
 end
+flush_pending()
 wake(woken)
 return promoted

@@ -12,4 +12,5 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', k_finished, id)
   end
 end
+flush_pending()
 return pruned

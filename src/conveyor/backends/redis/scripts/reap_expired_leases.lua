@@ -38,5 +38,6 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', k_leases, id)
   end
 end
+flush_pending()
 wake(woken)
 return reaped

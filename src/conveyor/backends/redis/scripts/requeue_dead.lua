@@ -12,6 +12,7 @@ if job.state == 'dead' then
   transition(job, 'queued', now, 'manual_retry', {
     'run_at', int(now), 'cancel_requested', '0', 'max_attempts', int(max_attempts),
   }, {'finished_at', 'error'})
+  flush_pending()
   wake({[job.queue] = true})
   moved = 1
 end
