@@ -167,3 +167,45 @@ async def test_calls_during_an_outage_are_store_unavailable_then_work_again(
 def test_bad_prefix_is_a_configuration_error(url: str) -> None:
     with pytest.raises(ConfigurationError, match="prefix"):
         open_backend(url)
+
+
+async def test_a_batch_bigger_than_one_script_call_is_stored_in_order(shared_url: str) -> None:
+    # 2,500 jobs: three enqueue script calls sent in one pipeline; an idempotency key
+    # repeated across the first call's boundary resolves to the first job.
+    backend = open_backend(shared_url)
+    await backend.open()
+    try:
+        jobs = [new_job(queue="big") for _ in range(2500)]
+        first, again = new_job(idempotency_key="k"), new_job(idempotency_key="k")
+        jobs[10], jobs[1500] = first, again
+
+        results = await backend.enqueue_many(jobs, now=T0)
+
+        assert [r.job.id for r in results][:10] == [j.id for j in jobs[:10]]
+        assert results[1500].existing
+        assert results[1500].job.id == first.id
+        assert sum(r.existing for r in results) == 1
+        assert (await backend.stats()).states["queued"] == 2499
+        assert [job.id for job in await claim(backend, queues=["big"], limit=3)] == [
+            j.id for j in jobs[:3]
+        ]
+    finally:
+        await backend.close()
+
+
+async def test_a_pipelined_batch_survives_a_script_cache_flush(private_dir: Path) -> None:
+    server = _server(private_dir)
+    backend = open_backend(server.url + "?prefix=reload-many")
+    try:
+        await backend.open()
+        client = redis.Redis(port=server.port)
+        client.script_flush()
+        client.close()
+
+        results = await backend.enqueue_many([new_job() for _ in range(1500)], now=T0)
+
+        assert not any(r.existing for r in results)
+        assert (await backend.stats()).states["queued"] == 1500
+    finally:
+        await backend.close()
+        server.close()

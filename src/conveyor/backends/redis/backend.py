@@ -40,7 +40,7 @@ from conveyor.backends.base import (
     NewJob,
     Outcome,
 )
-from conveyor.backends.redis import codec, persistence, wakeups
+from conveyor.backends.redis import codec, persistence, schema, wakeups
 from conveyor.backends.redis.connection import (
     command,
     is_driver_error,
@@ -49,9 +49,9 @@ from conveyor.backends.redis.connection import (
     pipeline,
     translate,
 )
-from conveyor.backends.redis.keys import MIGRATIONS, SCHEMA_VERSION, Keys, waiting_field
+from conveyor.backends.redis.keys import Keys, waiting_field
 from conveyor.backends.redis.scripts import load_scripts
-from conveyor.errors import SchemaOutOfDateError, StoreError, StoreUnavailableError
+from conveyor.errors import StoreUnavailableError
 from conveyor.models import ApiKey, Attempt, Event, Job, JobId, Page, Stats
 from conveyor.states import JobState
 
@@ -116,7 +116,7 @@ class RedisBackend:
         await pipeline(
             client, [("SCRIPT", "LOAD", script.text) for script in self._scripts.values()]
         )
-        await self._stamp_or_check(client, stamp=True)
+        await schema.check(client, self._keys, self._target.shown, stamp=True)
         return await persistence.check(client, self._target.shown)
 
     async def close(self) -> None:
@@ -138,41 +138,13 @@ class RedisBackend:
     async def migrate(self) -> list[str]:
         """Bring the prefix's layout to ``SCHEMA_VERSION``; return the migrations
         applied (``[]`` when current). Works before ``open()``."""
-        client = self._client()
-        return await self._guard(self._migrate(client))
-
-    async def _migrate(self, client: Redis) -> list[str]:
-        raw = await command(client, "GET", self._keys.schema)
-        version = 0 if raw is None else int(raw)
-        if version >= SCHEMA_VERSION:
-            return []
-        # Layout 1 needs no data changes: keys appear as they are first written.
-        await command(client, "SET", self._keys.schema, SCHEMA_VERSION)
-        return list(MIGRATIONS[version:])
-
-    async def _stamp_or_check(self, client: Redis, *, stamp: bool) -> None:
-        if stamp:
-            # A prefix without a version holds nothing yet: it is current by definition.
-            await command(client, "SET", self._keys.schema, SCHEMA_VERSION, "NX")
-        raw = await command(client, "GET", self._keys.schema)
-        version = 0 if raw is None else int(raw)
-        if version < SCHEMA_VERSION:
-            raise SchemaOutOfDateError(
-                f"The Redis prefix {self._keys.prefix!r} at {self._target.shown} has key "
-                f"layout {version}, older than this conveyor's {SCHEMA_VERSION}: run "
-                "`conveyor migrate`"
-            )
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"The Redis prefix {self._keys.prefix!r} at {self._target.shown} has key "
-                f"layout {version}, newer than this conveyor's {SCHEMA_VERSION}: upgrade "
-                "conveyor"
-            )
+        return await self._guard(schema.migrate(self._client(), self._keys))
 
     async def ping(self) -> None:
         """One cheap round trip: raises ``StoreUnavailableError`` if Redis cannot be
         reached, ``SchemaOutOfDateError`` if the prefix's layout is older than the code."""
-        await self._guard(self._stamp_or_check(self._require(), stamp=False))
+        check = schema.check(self._require(), self._keys, self._target.shown, stamp=False)
+        await self._guard(check)
 
     # --- writes -----------------------------------------------------------------------
 
@@ -200,7 +172,7 @@ class RedisBackend:
         if len(calls) == 1:
             replies = [await self._guard(script.call(client, self._keys.schema, *calls[0]))]
         else:
-            replies = await self._guard(self._pipelined("enqueue", client, calls))
+            replies = await self._guard(script.call_many(client, self._keys.schema, calls))
         results: list[Enqueued] = []
         for chunk, reply in zip(chunks, replies, strict=True):
             now_us = int(reply[0])
@@ -211,22 +183,6 @@ class RedisBackend:
                     stored = codec.job_from_hash(codec.as_hash(existing))
                     results.append(Enqueued(stored, existing=True))
         return results
-
-    async def _pipelined(self, name: str, client: Redis, calls: list[list[Any]]) -> list[Any]:
-        script = self._scripts[name]
-        for attempt in range(2):
-            commands = [("EVALSHA", script.sha, 1, self._keys.schema, *args) for args in calls]
-            replies = await pipeline(client, commands, raise_on_error=False)
-            missing = [r for r in replies if isinstance(r, Exception) and "NOSCRIPT" in str(r)]
-            if missing and attempt == 0:
-                # Nothing ran (the script is unknown to the server): load it, send again.
-                await script.load(client)
-                continue
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
-            return list(replies)
-        raise AssertionError("unreachable")
 
     async def claim_batch(self, params: ClaimParams) -> list[ClaimedJob]:
         """Expire, promote and claim in one script call (see ``ClaimParams``); every
@@ -360,13 +316,7 @@ class RedisBackend:
             codec.opt(query.tenant),
             codec.opt(query.idempotency_key),
         )
-        resume: str | None = reply[0]
-        items = [codec.job_from_hash(codec.as_hash(flat)) for flat in reply[1:]]
-        if len(items) > query.limit:
-            items = items[: query.limit]
-            return Page[Job](items=items, next_cursor=codec.encode_cursor(items[-1].id))
-        cursor = None if resume is None else codec.encode_cursor(resume)
-        return Page[Job](items=items, next_cursor=cursor)
+        return codec.page_from_reply(reply, limit=query.limit)
 
     async def list_attempts(self, job_id: JobId) -> list[Attempt]:
         """The attempts of a job, oldest first (empty for an unknown job)."""
@@ -392,18 +342,7 @@ class RedisBackend:
     async def stats(self) -> Stats:
         """Job counts per state, in total and per queue (kept by every transition)."""
         counts = codec.as_hash(await self._command("HGETALL", self._keys.counts))
-        totals = dict.fromkeys((state.value for state in JobState), 0)
-        per_queue: dict[str, dict[str, int]] = {}
-        for field, value in counts.items():
-            state, _, queue = field.partition(":")
-            number = int(value)
-            if number <= 0:
-                continue
-            totals[state] += number
-            if queue not in per_queue:
-                per_queue[queue] = dict.fromkeys((s.value for s in JobState), 0)
-            per_queue[queue][state] = number
-        return Stats(states=totals, queues=per_queue)
+        return codec.stats_from_counts(counts)
 
     async def count_waiting(
         self, *, queue: str | None = None, tenant: str | None = None, cap: int

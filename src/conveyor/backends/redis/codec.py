@@ -17,7 +17,7 @@ from typing import Any
 
 from conveyor.backends.base import ClaimedJob, NewJob, Outcome
 from conveyor.errors import InvalidCursorError
-from conveyor.models import ApiKey, Attempt, Event, Job
+from conveyor.models import ApiKey, Attempt, Event, Job, Page, Stats
 from conveyor.states import JobState
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -225,6 +225,34 @@ def event_from_json(raw: str) -> Event:
         # an empty list would only come from an empty Lua table written as an array.
         data=data if isinstance(data, dict) else {},
     )
+
+
+def stats_from_counts(counts: dict[str, str]) -> Stats:
+    """``Stats`` from the ``counts`` hash (``<state>:<queue>`` -> jobs); every state
+    appears in the totals and in each queue present."""
+    totals = dict.fromkeys((state.value for state in JobState), 0)
+    per_queue: dict[str, dict[str, int]] = {}
+    for field, value in counts.items():
+        state, _, queue = field.partition(":")
+        number = int(value)
+        if number <= 0:
+            continue
+        totals[state] += number
+        if queue not in per_queue:
+            per_queue[queue] = dict.fromkeys((s.value for s in JobState), 0)
+        per_queue[queue][state] = number
+    return Stats(states=totals, queues=per_queue)
+
+
+def page_from_reply(reply: Sequence[Any], *, limit: int) -> Page[Job]:
+    """The page of ``list_jobs.lua``'s reply (``{resume, job...}``, up to ``limit + 1``
+    jobs: one more tells whether another page exists)."""
+    resume: str | None = reply[0]
+    items = [job_from_hash(as_hash(flat)) for flat in reply[1:]]
+    if len(items) > limit:
+        items = items[:limit]
+        return Page[Job](items=items, next_cursor=encode_cursor(items[-1].id))
+    return Page[Job](items=items, next_cursor=None if resume is None else encode_cursor(resume))
 
 
 def api_key_from_hash(fields: dict[str, str]) -> ApiKey:

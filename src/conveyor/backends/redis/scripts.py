@@ -14,6 +14,7 @@ its script cache was flushed) loads the script again and repeats the call once.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from conveyor.backends.redis.connection import pipeline
 from conveyor.backends.redis.keys import lua_prelude
 
 #: The scripts, by file name without ``.lua``.
@@ -62,6 +64,30 @@ class Script:
         except NoScriptError:
             await self.load(client)
             return await client.evalsha(self.sha, 1, schema_key, *args)
+
+    async def call_many(
+        self, client: Redis, schema_key: str, calls: Sequence[Sequence[str | int]]
+    ) -> list[Any]:
+        """Run the script once per argument list in ``calls``, all in one pipeline (one
+        round trip, not a transaction); the replies in order. Raises the first error."""
+        for attempt in range(2):
+            commands = [("EVALSHA", self.sha, 1, schema_key, *args) for args in calls]
+            replies = await pipeline(client, commands, raise_on_error=False)
+            if attempt == 0 and any(_is_noscript(reply) for reply in replies):
+                # Nothing ran (the server does not know the script): load it, send again.
+                await self.load(client)
+                continue
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return replies
+        raise AssertionError("unreachable: the second round returns or raises")
+
+
+def _is_noscript(reply: object) -> bool:
+    return isinstance(reply, NoScriptError) or (
+        isinstance(reply, Exception) and str(reply).startswith("NOSCRIPT")
+    )
 
 
 def _read(name: str) -> str:
