@@ -165,7 +165,7 @@ class RedisBackend:
         now_arg = self._now_arg(now)
         chunks = [jobs[i : i + ENQUEUE_CHUNK] for i in range(0, len(jobs), ENQUEUE_CHUNK)]
         calls = [
-            [now_arg, *(arg for job in chunk for arg in codec.enqueue_args(job))]
+            [now_arg, codec.batch_json([codec.enqueue_args(job) for job in chunk])]
             for chunk in chunks
         ]
         script = self._scripts["enqueue"]
@@ -222,10 +222,8 @@ class RedisBackend:
         ``ValueError`` (storing nothing) for a state a running job cannot move to."""
         if not outcomes:
             return []
-        args: list[str | int] = [self._now_arg(now)]
-        for outcome in outcomes:
-            args += codec.finish_args(outcome)
-        applied: list[JobId] = await self._run("finish", *args)
+        rows = codec.batch_json([codec.finish_args(outcome) for outcome in outcomes])
+        applied: list[JobId] = await self._run("finish", self._now_arg(now), rows)
         return applied
 
     async def list_cancel_requests(self, job_ids: Sequence[JobId]) -> list[JobId]:

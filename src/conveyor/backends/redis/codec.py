@@ -118,8 +118,8 @@ def job_from_new(job: NewJob, *, now_us: int) -> Job:
     )
 
 
-def enqueue_args(job: NewJob) -> list[str | int]:
-    """The 11 arguments of one job in ``enqueue.lua``. Raises ``ValueError`` for a
+def enqueue_args(job: NewJob) -> list[str]:
+    """The 11 fields of one job in ``enqueue.lua``'s JSON argument. Raises ``ValueError`` for a
     priority outside 32 bits or a naive datetime."""
     if job.priority not in PRIORITY_RANGE:
         raise ValueError(
@@ -133,8 +133,8 @@ def enqueue_args(job: NewJob) -> list[str | int]:
         job.type,
         job.payload_json,
         job.queue,
-        job.priority,
-        job.max_attempts,
+        str(job.priority),
+        str(job.max_attempts),
         opt(job.tenant),
         opt(job.idempotency_key),
         opt(run_at),
@@ -143,8 +143,8 @@ def enqueue_args(job: NewJob) -> list[str | int]:
     ]
 
 
-def finish_args(outcome: Outcome) -> list[str | int]:
-    """The 10 arguments of one outcome in ``finish.lua``. Raises ``ValueError`` for a
+def finish_args(outcome: Outcome) -> list[str]:
+    """The 10 fields of one outcome in ``finish.lua``'s JSON argument. Raises ``ValueError`` for a
     next state a running job cannot move to."""
     state = JobState(outcome.state)
     if state not in FINISH_STATES:
@@ -170,8 +170,13 @@ def finish_args(outcome: Outcome) -> list[str | int]:
         opt(None if error is None else error.type),
         opt(None if error is None else error.message),
         opt(None if error is None else error.traceback),
-        retry_us,
+        str(retry_us),
     ]
+
+
+def batch_json(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of script fields as one JSON argument (non-ASCII kept as UTF-8)."""
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 def claimed_from_row(row: Sequence[Any], token: str) -> ClaimedJob:
