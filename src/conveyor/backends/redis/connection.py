@@ -1,7 +1,7 @@
 """Connecting to Redis: the store URL, the client settings, and error translation.
 
 URL: ``redis://[[user]:password@]host[:port][/db][?prefix=NAME&...]`` (``rediss://``
-for TLS, ``unix:///path/to/redis.sock?db=0&prefix=NAME`` for a socket). ``prefix``
+for TLS). ``prefix``
 (default ``conveyor``) names the app's keys (``{prefix}:...``); every other query
 option goes to redis-py as it documents them (``socket_timeout``,
 ``socket_connect_timeout``, ``health_check_interval``, ``ssl_*``...). conveyor sets
@@ -25,7 +25,7 @@ from redis.backoff import ExponentialBackoff
 from conveyor.backends.redis.keys import prefix_from_query
 from conveyor.errors import ConfigurationError, StoreError, StoreUnavailableError
 
-SCHEMES = ("redis", "rediss", "unix")
+SCHEMES = ("redis", "rediss")
 DEFAULT_SOCKET_TIMEOUT = 5.0
 
 #: Driver errors that mean "the server cannot be used right now".
