@@ -45,6 +45,7 @@ local candidates
 if #queues == 1 then
   candidates = redis.call('ZRANGE', k_queued(queues[1]), 0, limit - 1)
 else
+  redis.call('DEL', k_claim_scratch)  -- a script that failed half-way may have left one
   for _, queue in ipairs(queues) do
     local members = redis.call('ZRANGE', k_queued(queue), 0, limit - 1)
     for i = 1, #members, 500 do
