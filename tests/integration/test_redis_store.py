@@ -4,6 +4,7 @@ tests reconfigure or break are private ones (``tests.redis_server``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import redis
 
 from conveyor.backends import open_backend
 from conveyor.backends.base import JobQuery
-from conveyor.errors import ConfigurationError, StoreUnavailableError
+from conveyor.errors import ConfigurationError, SchemaOutOfDateError, StoreUnavailableError
 from conveyor.states import JobState
 from tests.backends.conformance import T0, at, claim, enqueue, new_job, outcome
 from tests.redis_prefix import redis_prefix_url
@@ -208,4 +209,58 @@ async def test_a_pipelined_batch_survives_a_script_cache_flush(private_dir: Path
         assert (await backend.stats()).states["queued"] == 1500
     finally:
         await backend.close()
+        server.close()
+
+
+async def test_an_older_key_layout_is_refused_until_migrated(shared_url: str) -> None:
+    prefix = shared_url.rpartition("prefix=")[2]
+    client = redis.Redis.from_url(shared_url.partition("?")[0])
+    client.set("{" + prefix + "}:schema", 0)  # as a release before layout 1 would leave it
+    client.close()
+    backend = open_backend(shared_url)
+
+    with pytest.raises(SchemaOutOfDateError, match="conveyor migrate"):
+        await backend.open()
+    assert await backend.migrate() == ["0001_init"]
+    assert await backend.migrate() == []
+    await backend.open()
+    await backend.ping()
+    await backend.close()
+
+
+async def test_wakeups_survive_a_redis_restart(
+    private_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = _server(private_dir, "--appendonly", "yes", "--appendfsync", "always")
+    url = server.url + "?prefix=wake&socket_connect_timeout=1"
+    listener, producer = open_backend(url), open_backend(url)
+    await listener.open()
+    await producer.open()
+    wakeups = listener.wakeups(["default"])
+    try:
+        async with asyncio.timeout(5):
+            await anext(wakeups)  # the first wake-up comes at once
+        with caplog.at_level(logging.INFO, logger=REDIS_LOG):
+            waiting = asyncio.ensure_future(anext(wakeups))
+            server.kill()
+            async with asyncio.timeout(10):
+                await waiting  # the lost subscription wakes its consumer to look
+            server.start()
+            # Once subscribed again, an enqueue wakes the iterator well before the
+            # one-second safety net would.
+            async with asyncio.timeout(20):
+                while not any("restored" in r.getMessage() for r in caplog.records):
+                    await anext(wakeups)
+            loop = asyncio.get_running_loop()
+            await enqueue(producer, now=T0)
+            started = loop.time()
+            async with asyncio.timeout(5):
+                await anext(wakeups)
+            assert loop.time() - started < 0.8
+        messages = [r.getMessage() for r in caplog.records if r.name == REDIS_LOG]
+        assert any("lost the wake-up subscription" in m for m in messages)
+    finally:
+        await wakeups.aclose()
+        await listener.close()
+        await producer.close()
         server.close()
