@@ -8,11 +8,13 @@ BIN := $(VENV)/bin
 # uv from PATH if there is one, else a private copy installed with pip into .tools/.
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 PYTEST_ARGS ?=
+PORT ?= 8000
 
-.PHONY: help install run test lint fmt typecheck bench bench-quick clean
+.PHONY: help install run demo test lint fmt typecheck bench bench-quick clean
 
 help:
-	@echo "make run    start the demo: a worker on SQLite and a few jobs completing live"
+	@echo "make run    start the service: the HTTP API and a worker on SQLite (127.0.0.1:8000)"
+	@echo "make demo   a worker on SQLite with a few jobs completing live in the terminal"
 	@echo "make test   lint, type-check, check import layers, run the whole test suite"
 	@echo "make bench  measure conveyor (see docs/benchmarks.md)"
 
@@ -26,7 +28,11 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 
 install: $(VENV)/.installed
 
+# Local development only: no API keys on 127.0.0.1 (the command warns loudly about it).
 run: install
+	$(BIN)/conveyor serve --app examples.service:app --insecure-no-auth --port $(PORT)
+
+demo: install
 	$(BIN)/python examples/demo.py
 
 lint: install

@@ -1,4 +1,4 @@
-"""`make run`: a worker on the embedded SQLite store, with jobs shown completing live.
+"""`make demo`: a worker on the embedded SQLite store, with jobs shown completing live.
 
 It enqueues a mix of jobs (some slow, one flaky that succeeds on its second attempt, one
 delayed, one that fails for good), runs a worker in this process, and redraws a table of

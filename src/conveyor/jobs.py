@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
@@ -61,7 +62,11 @@ class JobOptions:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnqueueOptions:
-    """Per-job options of one ``enqueue`` call (see ``JobType.enqueue``)."""
+    """Per-job options of one ``enqueue`` call (see ``JobType.enqueue``).
+
+    ``meta`` is internal (not an ``enqueue`` argument): a JSON object stored with the
+    job, where ``conveyor.web`` keeps the captured HTTP request (``ctx.request``).
+    """
 
     delay: float | dt.timedelta | None = None
     run_at: dt.datetime | None = None
@@ -71,6 +76,7 @@ class EnqueueOptions:
     max_attempts: int | None = None
     queue: str | None = None
     priority: int | None = None
+    meta: Mapping[str, Any] | None = None
 
 
 class JobType(Generic[P, R]):
@@ -175,6 +181,7 @@ class JobType(Generic[P, R]):
                 if options.expire_at is None
                 else ensure_aware(options.expire_at, name="expire_at")
             ),
+            meta_json=None if options.meta is None else json.dumps(dict(options.meta)),
         )
 
     def dump_payload(self, payload: Any) -> str:

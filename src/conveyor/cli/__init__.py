@@ -20,7 +20,7 @@ from typing import NoReturn
 
 import click
 
-from conveyor.cli import store_commands, worker  # noqa: F401 (importing registers the commands)
+from conveyor.cli import keys, serve, store_commands, worker  # noqa: F401 (importing registers the commands)
 from conveyor.cli.common import cli, load_app
 from conveyor.errors import ConveyorError
 

@@ -33,6 +33,14 @@ def load_app(spec: str) -> Conveyor:
     own code other than imports (a ``SyntaxError``, say) propagate: they are bugs to
     see in full.
     """
+    target = load_object(spec)
+    if not isinstance(target, Conveyor):
+        raise _bad_app(f"{spec} is {type(target).__name__!r}, not a Conveyor app")
+    return target
+
+
+def load_object(spec: str) -> object:
+    """Import ``module:attribute`` as ``load_app`` does, without checking its type."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise _bad_app(f"expected MODULE:ATTRIBUTE such as 'myproject.jobs:app', got {spec!r}")
@@ -52,8 +60,6 @@ def load_app(spec: str) -> Conveyor:
             target = getattr(target, part)
         except AttributeError:
             raise _bad_app(f"module {module_name!r} has no attribute {attribute!r}") from None
-    if not isinstance(target, Conveyor):
-        raise _bad_app(f"{spec} is {type(target).__name__!r}, not a Conveyor app")
     return target
 
 

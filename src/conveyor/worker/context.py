@@ -10,9 +10,42 @@ worker shuts down past its drain timeout); handlers check ``ctx.cancelled`` or a
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 from conveyor.models import JobId
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestInfo:
+    """The HTTP request that submitted a job through an async endpoint, as captured:
+    header names are lower case, and ``Authorization``, ``Cookie`` and configured
+    headers read ``[redacted]``."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    path_params: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    query_params: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> RequestInfo | None:
+        """The request kept under ``meta["request"]``, or ``None``."""
+        raw = meta.get("request")
+        if not isinstance(raw, Mapping):
+            return None
+        return cls(
+            method=str(raw.get("method", "")),
+            path=str(raw.get("path", "")),
+            headers=MappingProxyType(dict(raw.get("headers") or {})),
+            path_params=MappingProxyType(dict(raw.get("path_params") or {})),
+            query_params=MappingProxyType(dict(raw.get("query_params") or {})),
+        )
 
 
 @dataclass(slots=True, kw_only=True, eq=False)
@@ -29,6 +62,19 @@ class JobContext:
     idempotency_key: str | None
     worker_id: str
     cancel_reason: str | None = None
+    meta_json: str | None = None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The JSON object stored with the job (``{}`` if none); parsed on each access,
+        so jobs that never look pay nothing."""
+        return {} if self.meta_json is None else dict(json.loads(self.meta_json))
+
+    @property
+    def request(self) -> RequestInfo | None:
+        """The HTTP request that submitted the job through ``conveyor.web.async_endpoint``
+        (headers, path and query parameters), or ``None`` for jobs enqueued otherwise."""
+        return None if self.meta_json is None else RequestInfo.from_meta(self.meta)
 
     @property
     def cancelled(self) -> bool:

@@ -227,6 +227,7 @@ class Worker:
                 tenant=job.tenant,
                 idempotency_key=job.idempotency_key,
                 worker_id=self.id,
+                meta_json=job.meta_json,
             )
             running = _Running(job, ctx)
             self._running[job.id] = running
