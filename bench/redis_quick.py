@@ -11,8 +11,9 @@ Python. Prints one line per measurement and the medians as JSON.
 - W1: ``await enqueue()`` one job per call, 10,000 jobs; W1b: ``enqueue_many`` of
   50,000 in chunks of 1,000 and in one call;
 - W2: drain 20,000 queued no-op jobs with one worker process (``steady``: first to last
-  job start) and with two (``two processes``: first job start to the last exit of
-  ``conveyor worker --burst``, which includes noticing the queue is empty);
+  job start), and with one and two processes measured alike (first job start to the
+  last exit of ``conveyor worker --burst``, which includes noticing the queue is
+  empty and shutting down: compare these two with each other, not with ``steady``);
 - W3: enqueue-to-start on an idle worker, 200 jobs at 20/s, p50/p95/p99 in ms.
 """
 
@@ -124,23 +125,23 @@ def raw(url: str, kind: str, n: int) -> float:
     return n / float(result["seconds"])
 
 
-def drain_two_processes(library: ConveyorOnRedis, workdir: Path, n: int) -> float:
-    """Jobs/s of two ``--burst`` workers: first job start to the later exit."""
-    directory = measure.fresh_dir(workdir, library.name, "drain-2p")
+def drain_processes(library: ConveyorOnRedis, workdir: Path, n: int, processes: int) -> float:
+    """Jobs/s of ``processes`` ``--burst`` workers: first job start to the last exit."""
+    directory = measure.fresh_dir(workdir, library.name, f"drain-{processes}p")
     env = library.store_env(directory)
     run_json(library.client("fill", "--n", str(n)), env=env, timeout=300)
-    processes = []
+    started = []
     with contextlib.ExitStack() as stack:
-        for k in range(2):
+        for k in range(processes):
             probe = directory / f"probe{k}"
             probe.mkdir()
             log = stack.enter_context((directory / f"worker{k}.log").open("wb"))
             command = library.worker(64, burst=True)
             worker_env = child_env(env | {PROBE_DIR_ENV: str(probe)})
-            processes.append(
+            started.append(
                 subprocess.Popen(command, cwd=REPO, env=worker_env, stdout=log, stderr=log)
             )
-        codes = [process.wait(timeout=300) for process in processes]
+        codes = [process.wait(timeout=300) for process in started]
     ended = time.time()
     if any(codes):
         raise BenchError(f"a worker exited {codes}; see {directory}")
@@ -167,7 +168,10 @@ def run_once(library: ConveyorOnRedis, url: str, workdir: Path) -> dict[str, flo
     sample = measure.drain(library, workdir, 20_000, 64)
     figures["W2 drain 20k, 1 process, steady jobs/s"] = sample.steady
     figures["W2 drain 20k, 1 process, overall jobs/s"] = sample.overall
-    figures["W2 drain 20k, 2 processes jobs/s"] = drain_two_processes(library, workdir, 20_000)
+    for processes in (1, 2):
+        figures[f"W2 drain 20k, {processes} process(es), first start to exit jobs/s"] = (
+            drain_processes(library, workdir, 20_000, processes)
+        )
     latencies = measure.latency(library, workdir, 200, 20.0, library.latency_concurrency)
     for q in (50, 95, 99):
         figures[f"W3 enqueue to start p{q} ms"] = percentile(latencies, q)
