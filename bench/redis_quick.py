@@ -146,7 +146,8 @@ def drain_processes(library: ConveyorOnRedis, workdir: Path, n: int, processes: 
     if any(codes):
         raise BenchError(f"a worker exited {codes}; see {directory}")
     firsts = [
-        float(json.loads((directory / f"probe{k}" / "first.json").read_text())["t"]) for k in (0, 1)
+        float(json.loads((directory / f"probe{k}" / "first.json").read_text())["t"])
+        for k in range(processes)
     ]
     return n / (ended - min(firsts))
 
