@@ -61,6 +61,7 @@ else
   redis.call('DEL', k_claim_scratch)
 end
 
+local CLAIM_EXTRA = {'type', 'payload', 'idempotency_key', 'meta'}
 local out = {now}
 local taken = 0
 for _, member in ipairs(candidates) do
@@ -68,7 +69,7 @@ for _, member in ipairs(candidates) do
   local run_at = tonumber(string.sub(member, 11, 27))
   if run_at <= now then
     local id = string.sub(member, 28)
-    local job = load_job(id)
+    local job = load_job(id, CLAIM_EXTRA)
     if job and job.state == 'queued' then
       job.attempts = job.attempts + 1
       job.lease_expires_at = lease_until
@@ -77,7 +78,7 @@ for _, member in ipairs(candidates) do
         'lease_expires_at', int(lease_until), 'worker_id', worker_id, 'started_at', int(now),
       }, {})
       start_attempt(id, job.attempts, now, worker_id)
-      local v = redis.call('HMGET', k_job(id), 'type', 'payload', 'idempotency_key', 'meta')
+      local v = job.extra
       out[#out + 1] = {
         id, v[1], v[2], job.attempts, job.max_attempts, job.queue, job.priority,
         job.tenant, v[3], v[4],

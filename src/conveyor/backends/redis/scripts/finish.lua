@@ -46,7 +46,7 @@ for _, a in ipairs(cjson.decode(ARGV[2])) do
     if error_type then
       err = {type = error_type, message = opt(a[8]) or '', traceback = opt(a[9])}
     end
-    end_attempt(id, job.attempts, now, reason, summary, err)
+    end_attempt(job, now, reason, summary, err)
     applied[#applied + 1] = id
   end
 end

@@ -34,21 +34,31 @@ local CANCELLABLE = {scheduled = true, queued = true, retrying = true, blocked =
 local LOADED = {
   'state', 'queue', 'priority', 'run_at', 'tenant', 'expire_at', 'attempts',
   'max_attempts', 'cancel_requested', 'lease_token', 'error', 'finished_at',
-  'lease_expires_at',
+  'lease_expires_at', 'started_at', 'worker_id',
 }
 
--- The fields transitions need, or nil if the job does not exist.
-local function load_job(id)
-  local v = redis.call('HMGET', k_job(id), unpack(LOADED))
+-- The fields transitions need, or nil if the job does not exist. `extra` names more
+-- fields to read in the same HMGET (claim reads the payload there); their values come
+-- back in job.extra, in order.
+local function load_job(id, extra)
+  local fields = LOADED
+  if extra then
+    fields = {unpack(LOADED)}
+    for _, name in ipairs(extra) do fields[#fields + 1] = name end
+  end
+  local v = redis.call('HMGET', k_job(id), unpack(fields))
   if not v[1] then return nil end
-  return {
+  local job = {
     id = id, state = v[1], queue = v[2], priority = tonumber(v[3]),
     run_at = tonumber(v[4]), tenant = v[5], expire_at = v[6] and tonumber(v[6]),
     attempts = tonumber(v[7]), max_attempts = tonumber(v[8]),
     cancel_requested = v[9] == '1', lease_token = v[10], error = v[11],
     finished_at = v[12] and tonumber(v[12]),
     lease_expires_at = v[13] and tonumber(v[13]),
+    started_at = v[14], worker_id = v[15],
   }
+  if extra then job.extra = {unpack(v, #LOADED + 1, #fields)} end
+  return job
 end
 
 -- The member of queued:<queue>: all scores are 0, so Redis orders members bytewise,
@@ -193,22 +203,21 @@ local function start_attempt(id, number, now, worker_id)
     cjson.encode({n = number, s = int(now), w = worker_id}))
 end
 
--- Close attempt `number`: outcome is the job's new reason, error_message its error
--- summary; `err` (type, message, traceback), when the worker sent one, replaces them.
-local function end_attempt(id, number, now, outcome, summary, err)
-  local key = k_attempts(id)
-  local raw = redis.call('HGET', key, int(number))
-  if not raw then return end
-  local attempt = cjson.decode(raw)
-  attempt.f = int(now)
-  attempt.o = outcome
-  attempt.em = summary or cjson.null
+-- Close the job's current attempt (job.attempts, started at job.started_at by
+-- job.worker_id, as claim recorded them): outcome is the job's new reason,
+-- error_message its error summary; `err` (type, message, traceback), when the worker
+-- sent one, replaces them. Written whole, without reading the open record back.
+local function end_attempt(job, now, outcome, summary, err)
+  local attempt = {
+    n = job.attempts, s = job.started_at, w = job.worker_id or cjson.null,
+    f = int(now), o = outcome, em = summary or cjson.null,
+  }
   if err then
     attempt.et = err.type
     attempt.em = err.message
     attempt.tb = err.traceback or cjson.null
   end
-  redis.call('HSET', key, int(number), cjson.encode(attempt))
+  redis.call('HSET', k_attempts(job.id), int(job.attempts), cjson.encode(attempt))
 end
 
 -- Delete a job with everything that refers to it (delete_job, prune).

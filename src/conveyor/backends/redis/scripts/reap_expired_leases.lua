@@ -32,7 +32,7 @@ for _, id in ipairs(ids) do
       set[#set + 1] = 'finished_at'; set[#set + 1] = int(now)
     end
     transition(job, new, now, reason, set, del)
-    end_attempt(id, job.attempts, now, reason, error_text, false)
+    end_attempt(job, now, reason, error_text, false)
     reaped[#reaped + 1] = id
   else
     redis.call('ZREM', k_leases, id)
