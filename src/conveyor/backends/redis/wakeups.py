@@ -32,6 +32,8 @@ log = logging.getLogger("conveyor.backends.redis")
 SAFETY_NET_SECONDS = 1.0
 #: How often an idle iterator checks that its backend is still open.
 CLOSE_CHECK_SECONDS = 0.25
+#: How long a new subscription may take to be confirmed before it counts as broken.
+CONFIRM_SECONDS = 5.0
 _FIRST_BACKOFF = 0.1
 _MAX_BACKOFF = 5.0
 
@@ -94,9 +96,22 @@ async def _try_subscribe(
 
 
 async def _subscribe(client: Redis, channels: Sequence[str]) -> PubSub:
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    """A subscription to ``channels`` that the server has confirmed.
+
+    ``SUBSCRIBE`` is only sent by redis-py; until the server has read it, a message
+    published through another connection (an enqueue right after the worker's first
+    look for work) would not reach us. Waiting for the confirmations closes that gap.
+    """
+    pubsub = client.pubsub()
     try:
         await pubsub.subscribe(*channels)
+        pending = set(channels)
+        async with asyncio.timeout(CONFIRM_SECONDS):
+            while pending:
+                message = await pubsub.get_message(timeout=CONFIRM_SECONDS)
+                if message is not None and message["type"] == "subscribe":
+                    channel = message["channel"]
+                    pending.discard(channel.decode() if isinstance(channel, bytes) else channel)
     except BaseException:
         await _close(pubsub)
         raise
