@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.support import Project
+from tests.postgres_schemas import fresh_postgres_schema_sync
 from tests.redis_prefix import redis_prefix_url
 
 
@@ -28,3 +29,14 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]
         project = Project(tmp_path, url=url)
         stack.callback(project.close)  # processes stop before the prefix is deleted
         yield project
+
+
+@pytest.fixture
+def pg_project(tmp_path: Path, postgres_url: str) -> Iterator[Project]:
+    """A fresh directory and a migrated PostgreSQL schema of its own (dropped after)."""
+    with fresh_postgres_schema_sync(postgres_url) as url:
+        project = Project(tmp_path, url)
+        try:
+            yield project
+        finally:
+            project.close()

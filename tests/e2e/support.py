@@ -167,10 +167,10 @@ class Store:
 
 class Project:
     """One test's directory (the CLI's working directory, holding the app module) and
-    store (``url``, by default ``sqlite:///<dir>/jobs.db``), plus the processes the
-    test started."""
+    store (``sqlite:///<dir>/jobs.db`` unless ``url`` names another), plus the processes
+    the test started."""
 
-    def __init__(self, path: Path, *, url: str | None = None) -> None:
+    def __init__(self, path: Path, url: str | None = None) -> None:
         self.path = path
         self.url = url or f"sqlite:///{path / 'jobs.db'}"
         shutil.copy(APP_MODULE, path / APP_MODULE.name)  # so that --app e2e_app:app resolves

@@ -24,3 +24,10 @@ def test_known_scheme_builds_a_backend_without_io() -> None:
     assert check_url("SQLite:///x.db") == "sqlite"
     backend = open_backend("sqlite:///does/not/exist/yet.db")
     assert backend.url == "sqlite:///does/not/exist/yet.db"
+
+
+def test_postgres_schemes_build_a_backend_without_io() -> None:
+    assert check_url("postgresql://localhost/app") == "postgresql"
+    assert check_url("postgres://localhost/app") == "postgres"
+    backend = open_backend("postgresql://localhost/app?schema=myapp")
+    assert backend.url == "postgresql://localhost/app?schema=myapp"

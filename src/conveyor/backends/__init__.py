@@ -15,6 +15,8 @@ from conveyor.errors import ConfigurationError, UnknownSchemeError
 #: scheme -> (module, class). Server stores join here with their extras.
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {
     "sqlite": ("conveyor.backends.sqlite", "SQLiteBackend", None),
+    "postgresql": ("conveyor.backends.postgres", "PostgresBackend", "postgres"),
+    "postgres": ("conveyor.backends.postgres", "PostgresBackend", "postgres"),
     "redis": ("conveyor.backends.redis", "RedisBackend", "redis"),
     "rediss": ("conveyor.backends.redis", "RedisBackend", "redis"),
 }
@@ -42,16 +44,14 @@ def open_backend(url: str) -> Backend:
     Raises ``UnknownSchemeError`` for a scheme no backend serves, naming the ones that
     exist, and ``ConfigurationError`` for a malformed URL of a known scheme.
     """
-    scheme = check_url(url)
-    module_name, class_name, extra = _SCHEMES[scheme]
+    module_name, class_name, extra = _SCHEMES[check_url(url)]
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if extra is None or exc.name is None or exc.name.startswith("conveyor"):
+        if extra is None or exc.name == module_name:
             raise
         raise ConfigurationError(
-            f"The {scheme}:// store needs {exc.name!r}, which is not installed: "
-            f'pip install "conveyor[{extra}]"'
+            f"The store URL {url!r} needs the {exc.name} package: pip install 'conveyor[{extra}]'"
         ) from exc
     backend_class = getattr(module, class_name)
     backend: Backend = backend_class(url)
