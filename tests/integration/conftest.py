@@ -3,7 +3,7 @@ PostgreSQL schema of its own, or a Redis key prefix of its own), with a fake clo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
