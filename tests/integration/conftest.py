@@ -1,5 +1,5 @@
-"""Fixtures for in-process tests: an app on a fresh store (a SQLite file, or a migrated
-PostgreSQL schema of its own), with a fake clock."""
+"""Fixtures for in-process tests: an app on a fresh store (a SQLite file, a migrated
+PostgreSQL schema of its own, or a Redis key prefix of its own), with a fake clock."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pytest
 from conveyor import Conveyor
 from conveyor.testing import FakeClock
 from tests.postgres_schemas import fresh_postgres_schema
+from tests.redis_prefix import redis_prefix_url
 
 #: The stores the worker tests run on.
-STORES = ["sqlite", "postgres"]
+STORES = ["sqlite", "postgres", "redis"]
 
 
 @pytest.fixture
@@ -26,9 +27,12 @@ async def app_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     """The URL of a fresh store of this test alone."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'jobs.db'}"
-        return
-    async with fresh_postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        yield url
+    elif request.param == "redis":
+        with redis_prefix_url(request.getfixturevalue("redis_url")) as url:
+            yield url
+    else:
+        async with fresh_postgres_schema(request.getfixturevalue("postgres_url")) as url:
+            yield url
 
 
 @pytest.fixture

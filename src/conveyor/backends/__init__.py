@@ -17,6 +17,8 @@ _SCHEMES: dict[str, tuple[str, str, str | None]] = {
     "sqlite": ("conveyor.backends.sqlite", "SQLiteBackend", None),
     "postgresql": ("conveyor.backends.postgres", "PostgresBackend", "postgres"),
     "postgres": ("conveyor.backends.postgres", "PostgresBackend", "postgres"),
+    "redis": ("conveyor.backends.redis", "RedisBackend", "redis"),
+    "rediss": ("conveyor.backends.redis", "RedisBackend", "redis"),
 }
 
 
