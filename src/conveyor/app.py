@@ -21,6 +21,7 @@ from conveyor.backends import check_url, open_backend
 from conveyor.backends.base import Backend, JobQuery, NewJob
 from conveyor.clock import Clock, SystemClock, ensure_aware
 from conveyor.errors import (
+    ConfigurationError,
     DuplicateJobTypeError,
     InvalidTransitionError,
     JobNotFoundError,
@@ -234,6 +235,7 @@ class Conveyor:
         max_attempts: int | None = None,
         queue: str | None = None,
         priority: int | None = None,
+        connection: Any = None,
     ) -> Job:
         """Enqueue a job by type name (see ``JobType.enqueue``).
 
@@ -249,20 +251,51 @@ class Conveyor:
             max_attempts=max_attempts,
             queue=queue,
             priority=priority,
+            connection=connection,
         )
 
     def enqueue_sync(self, name: str, payload: Any, **options: Any) -> Job:
-        """``enqueue`` for synchronous code."""
-        return self.portal.call(self.enqueue(name, payload, **options))
+        """``enqueue`` for synchronous code (``connection=``: a sync psycopg connection,
+        see ``JobType.enqueue_sync``)."""
+        return self.job_type(name).enqueue_sync(payload, **options)
 
-    async def submit(self, jobs: Sequence[NewJob]) -> list[Job]:
+    async def submit(self, jobs: Sequence[NewJob], *, connection: Any = None) -> list[Job]:
         """Store prepared jobs in one round trip; existing idempotent jobs are returned
-        as they are."""
+        as they are.
+
+        ``connection``: a caller's open ``psycopg.AsyncConnection`` (PostgreSQL stores
+        only): the jobs are written inside its current transaction and exist if and
+        only if the caller commits. Raises ``ConfigurationError`` on another store.
+        """
         if not jobs:
             return []
+        if connection is not None:
+            enqueue_in = self._transactional("enqueue_many_in_transaction")
+            enqueued = await enqueue_in(connection, jobs, now=self.store_now())
+            return [e.job for e in enqueued]
         backend = await self._store()
         enqueued = await backend.enqueue_many(jobs, now=self.store_now())
         return [e.job for e in enqueued]
+
+    def submit_sync(self, jobs: Sequence[NewJob], *, connection: Any) -> list[Job]:
+        """``submit`` inside a caller's open sync ``psycopg.Connection`` transaction,
+        on the calling thread (no event loop involved)."""
+        if not jobs:
+            return []
+        enqueue_in = self._transactional("enqueue_many_in_transaction_sync")
+        enqueued = enqueue_in(connection, jobs, now=self.store_now())
+        return [e.job for e in enqueued]
+
+    def _transactional(self, method: str) -> Any:
+        # Only SQL server stores can join a caller's transaction; the seam is a method
+        # of theirs, not of the Backend protocol (a caller's connection is theirs).
+        found = getattr(self.backend, method, None)
+        if found is None:
+            raise ConfigurationError(
+                "connection= (transactional enqueue) needs a PostgreSQL store "
+                f"(postgresql://...); this app's store is {self.settings.url.split(':', 1)[0]}://"
+            )
+        return found
 
     # -- reading ----------------------------------------------------------------------
 

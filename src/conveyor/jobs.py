@@ -121,12 +121,19 @@ class JobType(Generic[P, R]):
         max_attempts: int | None = None,
         queue: str | None = None,
         priority: int | None = None,
+        connection: Any = None,
     ) -> Job:
         """Validate ``payload`` and store one job; returns it at once (state ``queued``,
         or ``scheduled`` with ``delay``/``run_at``).
 
         With an ``idempotency_key`` already used by this tenant, nothing is stored and
         the existing job is returned. Raises ``PayloadValidationError`` (nothing stored).
+
+        ``connection`` (PostgreSQL stores): a caller's open ``psycopg.AsyncConnection``.
+        The job is written inside its current transaction: it exists if and only if
+        the caller commits, and workers are woken at that commit. This is how to
+        enqueue from a web request without lost or phantom jobs. Raises
+        ``ConfigurationError`` on another store.
         """
         options = EnqueueOptions(
             delay=delay,
@@ -138,29 +145,55 @@ class JobType(Generic[P, R]):
             queue=queue,
             priority=priority,
         )
-        jobs = await self.app.submit([self.prepare(payload, options)])
+        jobs = await self.app.submit([self.prepare(payload, options)], connection=connection)
         return jobs[0]
 
     async def enqueue_many(
-        self, payloads: Iterable[P | Mapping[str, Any]], **options: Any
+        self,
+        payloads: Iterable[P | Mapping[str, Any]],
+        *,
+        connection: Any = None,
+        **options: Any,
     ) -> list[Job]:
         """Validate every payload first, then store them all in one round trip (all or
         nothing on validation errors). Keyword options apply to every job, as in
-        ``enqueue`` (``idempotency_key`` is not allowed here: it would name one job)."""
+        ``enqueue`` (``idempotency_key`` is not allowed here: it would name one job);
+        ``connection`` as in ``enqueue``."""
+        return await self.app.submit(self._prepare_many(payloads, options), connection=connection)
+
+    def enqueue_sync(
+        self, payload: P | Mapping[str, Any], *, connection: Any = None, **options: Any
+    ) -> Job:
+        """``enqueue`` for synchronous code (Django, Flask, scripts).
+
+        ``connection`` (PostgreSQL stores): a caller's open sync ``psycopg.Connection``;
+        the job is written inside its current transaction, on the calling thread, and
+        exists if and only if the caller commits.
+        """
+        if connection is None:
+            return self.app.portal.call(self.enqueue(payload, **options))
+        prepared = self.prepare(payload, EnqueueOptions(**options))
+        return self.app.submit_sync([prepared], connection=connection)[0]
+
+    def enqueue_many_sync(
+        self,
+        payloads: Iterable[P | Mapping[str, Any]],
+        *,
+        connection: Any = None,
+        **options: Any,
+    ) -> list[Job]:
+        """``enqueue_many`` for synchronous code (``connection`` as in ``enqueue_sync``)."""
+        if connection is None:
+            return self.app.portal.call(self.enqueue_many(payloads, **options))
+        return self.app.submit_sync(self._prepare_many(payloads, options), connection=connection)
+
+    def _prepare_many(
+        self, payloads: Iterable[P | Mapping[str, Any]], options: dict[str, Any]
+    ) -> list[NewJob]:
         if "idempotency_key" in options:
             raise TypeError("enqueue_many() takes no idempotency_key; enqueue jobs one by one")
         shared = EnqueueOptions(**options)
-        return await self.app.submit([self.prepare(p, shared) for p in payloads])
-
-    def enqueue_sync(self, payload: P | Mapping[str, Any], **options: Any) -> Job:
-        """``enqueue`` for synchronous code (Django, Flask, scripts)."""
-        return self.app.portal.call(self.enqueue(payload, **options))
-
-    def enqueue_many_sync(
-        self, payloads: Iterable[P | Mapping[str, Any]], **options: Any
-    ) -> list[Job]:
-        """``enqueue_many`` for synchronous code."""
-        return self.app.portal.call(self.enqueue_many(payloads, **options))
+        return [self.prepare(p, shared) for p in payloads]
 
     # -- the parts the app and the executor use -------------------------------------
 

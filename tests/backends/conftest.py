@@ -16,18 +16,28 @@ import pytest
 from conveyor.backends import open_backend
 from conveyor.backends.base import Backend
 from tests.backends.conformance import BackendFactory
+from tests.postgres_schemas import fresh_postgres_schema
+from tests.redis_prefix import redis_prefix_url
 
 #: Every store the suite runs on.
-STORES = ["sqlite"]
+STORES = ["sqlite", "postgres", "redis"]
 
 
 @pytest.fixture(params=STORES)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """The URL of a fresh, empty store that belongs to this test alone."""
     store: str = request.param
     if store == "sqlite":
-        return f"sqlite:///{tmp_path / 'conveyor.db'}"
-    raise AssertionError(f"no fixture for store {store!r}")
+        yield f"sqlite:///{tmp_path / 'conveyor.db'}"
+    elif store == "postgres":
+        async with fresh_postgres_schema(request.getfixturevalue("postgres_url")) as url:
+            yield url
+    elif store == "redis":
+        # A key prefix of its own, whose keys (and only those) go afterwards.
+        with redis_prefix_url(request.getfixturevalue("redis_url")) as url:
+            yield url
+    else:
+        raise AssertionError(f"no fixture for store {store!r}")
 
 
 @pytest.fixture

@@ -167,11 +167,12 @@ class Store:
 
 class Project:
     """One test's directory (the CLI's working directory, holding the app module) and
-    store (``sqlite:///<dir>/jobs.db``), plus the processes the test started."""
+    store (``sqlite:///<dir>/jobs.db`` unless ``url`` names another), plus the processes
+    the test started."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, url: str | None = None) -> None:
         self.path = path
-        self.url = f"sqlite:///{path / 'jobs.db'}"
+        self.url = url or f"sqlite:///{path / 'jobs.db'}"
         shutil.copy(APP_MODULE, path / APP_MODULE.name)  # so that --app e2e_app:app resolves
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
         self.env["CONVEYOR_URL"] = self.url

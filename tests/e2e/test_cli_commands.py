@@ -7,8 +7,12 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from conveyor import Job, Stats
 from tests.e2e.support import Project
+
+pytestmark = pytest.mark.parametrize("project", ["sqlite", "redis"], indirect=True)
 
 JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}")
 APP = ("--app", "e2e_app:app")

@@ -9,6 +9,8 @@ import pytest
 
 from tests.e2e.support import Project
 
+pytestmark = pytest.mark.parametrize("project", ["sqlite", "redis"], indirect=True)
+
 JOBS = 200
 
 

@@ -1,4 +1,4 @@
-"""The worker against the real SQLite store: outcomes, retries, timeouts, cancel, leases."""
+"""The worker against every real store: outcomes, retries, timeouts, cancel, leases."""
 
 from __future__ import annotations
 

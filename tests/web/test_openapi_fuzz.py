@@ -8,6 +8,10 @@ says a payload is any JSON; which payload a job type accepts is its own model's 
 "Schema-violating request accepted": unknown query parameters are ignored, as HTTP APIs
 usually do. Neither is a server error or a response that breaks the schema.
 
+Requests that uvicorn's HTTP parser refuses (e.g. a generated header value that is not
+valid HTTP) never reach the application: uvicorn answers them with its own plain-text
+400, which no route of ours can document. Those are counted, not validated.
+
 The operations are driven from one test (schemathesis's pytest fixture integration
 does not run under this pytest), each with its own hypothesis run.
 """
@@ -30,6 +34,8 @@ from tests.web.conftest import StartServer
 
 EXAMPLES_PER_OPERATION = 20
 EXCLUDED: list[CheckFunction] = [positive_data_acceptance, negative_data_rejection]
+#: uvicorn's answer to a request its HTTP parser refuses (see the module docstring).
+REFUSED_BY_HTTP_PARSER = b"Invalid HTTP request received."
 
 
 @pytest.mark.slow
@@ -53,8 +59,11 @@ def test_no_server_error_and_no_schema_violation(start_server: StartServer) -> N
             suppress_health_check=list(HealthCheck),
         )
         def check(case: schemathesis.Case[Any]) -> None:
-            response = case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
+            response = case.call(headers=headers)
             statuses[label, response.status_code] += 1  # noqa: B023 (check() runs in this iteration)
+            if response.status_code == 400 and response.content == REFUSED_BY_HTTP_PARSER:
+                return
+            case.validate_response(response, headers=headers, excluded_checks=EXCLUDED)
 
         try:
             check()

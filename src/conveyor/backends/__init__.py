@@ -10,11 +10,15 @@ import importlib
 from urllib.parse import urlsplit
 
 from conveyor.backends.base import Backend
-from conveyor.errors import UnknownSchemeError
+from conveyor.errors import ConfigurationError, UnknownSchemeError
 
 #: scheme -> (module, class). Server stores join here with their extras.
 _SCHEMES: dict[str, tuple[str, str, str | None]] = {
     "sqlite": ("conveyor.backends.sqlite", "SQLiteBackend", None),
+    "postgresql": ("conveyor.backends.postgres", "PostgresBackend", "postgres"),
+    "postgres": ("conveyor.backends.postgres", "PostgresBackend", "postgres"),
+    "redis": ("conveyor.backends.redis", "RedisBackend", "redis"),
+    "rediss": ("conveyor.backends.redis", "RedisBackend", "redis"),
 }
 
 
@@ -40,8 +44,15 @@ def open_backend(url: str) -> Backend:
     Raises ``UnknownSchemeError`` for a scheme no backend serves, naming the ones that
     exist, and ``ConfigurationError`` for a malformed URL of a known scheme.
     """
-    module_name, class_name, _extra = _SCHEMES[check_url(url)]
-    module = importlib.import_module(module_name)
+    module_name, class_name, extra = _SCHEMES[check_url(url)]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if extra is None or exc.name == module_name:
+            raise
+        raise ConfigurationError(
+            f"The store URL {url!r} needs the {exc.name} package: pip install 'conveyor[{extra}]'"
+        ) from exc
     backend_class = getattr(module, class_name)
     backend: Backend = backend_class(url)
     return backend

@@ -1,0 +1,157 @@
+"""Enqueue on any psycopg connection: the store's pool, or a caller's own connection
+inside its open transaction (transactional enqueue), async or sync.
+
+One statement inserts the whole batch (``ENQUEUE_JOBS``, arrays + ``unnest``): one round
+trip and, on an autocommit connection, one commit. Only when a job of the batch carries
+an idempotency key that was already taken does a second statement read the holders
+(``FIND_BY_IDEMPOTENCY_KEYS``); on the store's own autocommit connections both then run
+in one transaction, so the holder read is the one that blocked the insert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from conveyor.backends.base import Enqueued, NewJob
+from conveyor.backends.postgres import rows
+from conveyor.backends.postgres.queries import Statements
+from conveyor.models import Job
+
+
+def _arrays(jobs: Sequence[NewJob], now: dt.datetime | None) -> dict[str, Any]:
+    for job in jobs:
+        for name in ("run_at", "expire_at"):
+            value = getattr(job, name)
+            if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+                raise ValueError(f"{name} must be an aware datetime (UTC), got the naive {value!r}")
+    if now is not None and (now.tzinfo is None or now.utcoffset() is None):
+        raise ValueError(f"now must be an aware datetime (UTC), got the naive {now!r}")
+    return {
+        "now": now,
+        "ids": [job.id for job in jobs],
+        "types": [job.type for job in jobs],
+        "payloads": [job.payload_json for job in jobs],
+        "metas": [job.meta_json for job in jobs],
+        "max_attempts": [job.max_attempts for job in jobs],
+        "queues": [job.queue for job in jobs],
+        "priorities": [job.priority for job in jobs],
+        "tenants": [job.tenant for job in jobs],
+        "keys": [job.idempotency_key for job in jobs],
+        "run_ats": [job.run_at for job in jobs],
+        "expire_ats": [job.expire_at for job in jobs],
+    }
+
+
+def _lookup_params(jobs: Sequence[NewJob], inserted: set[str]) -> dict[str, Any] | None:
+    """Bound values of FIND_BY_IDEMPOTENCY_KEYS for the jobs not inserted, or ``None``."""
+    missing = [job for job in jobs if job.id not in inserted]
+    if not missing:
+        return None
+    return {
+        "tenants": [job.tenant for job in missing],
+        "keys": [job.idempotency_key for job in missing],
+    }
+
+
+def _results(
+    jobs: Sequence[NewJob],
+    inserted: dict[str, dt.datetime],
+    holders: Sequence[dict[str, Any]],
+) -> list[Enqueued]:
+    by_key: dict[tuple[str, str], Job] = {}
+    for row in holders:
+        held = rows.job_from_row(row)
+        by_key[(held.tenant or "", held.idempotency_key or "")] = held
+    results: list[Enqueued] = []
+    for job in jobs:
+        created_at = inserted.get(job.id)
+        if created_at is not None:
+            results.append(Enqueued(rows.job_from_new(job, created_at=created_at), existing=False))
+            continue
+        holder = by_key.get((job.tenant or "", job.idempotency_key or ""))
+        if holder is None:
+            # Inserted earlier in this batch under the same key: the first one wins.
+            first = next(
+                j
+                for j in jobs
+                if j.id in inserted
+                and (j.tenant or "", j.idempotency_key) == (job.tenant or "", job.idempotency_key)
+            )
+            holder = rows.job_from_new(first, created_at=inserted[first.id])
+        results.append(Enqueued(holder, existing=True))
+    return results
+
+
+def _needs_transaction(
+    connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], jobs: Sequence[NewJob]
+) -> bool:
+    # Autocommit + idempotency keys: insert and holder read in one transaction. A
+    # caller's connection is already in its own transaction (or autocommit by choice).
+    return connection.autocommit and any(job.idempotency_key is not None for job in jobs)
+
+
+async def enqueue_async(
+    connection: psycopg.AsyncConnection[Any],
+    statements: Statements,
+    jobs: Sequence[NewJob],
+    now: dt.datetime | None,
+) -> list[Enqueued]:
+    """Insert ``jobs`` on ``connection`` (see the module docstring)."""
+    bound = _arrays(jobs, now)
+    if _needs_transaction(connection, jobs):
+        async with connection.transaction():
+            return await _enqueue_async(connection, statements, jobs, bound)
+    return await _enqueue_async(connection, statements, jobs, bound)
+
+
+async def _enqueue_async(
+    connection: psycopg.AsyncConnection[Any],
+    statements: Statements,
+    jobs: Sequence[NewJob],
+    bound: dict[str, Any],
+) -> list[Enqueued]:
+    cursor = await connection.execute(statements.ENQUEUE_JOBS, bound)
+    inserted = {row[0]: row[1] for row in await cursor.fetchall()}
+    holders: list[dict[str, Any]] = []
+    lookup = _lookup_params(jobs, set(inserted))
+    if lookup is not None:
+        reader = connection.cursor(row_factory=dict_row)
+        await reader.execute(statements.FIND_BY_IDEMPOTENCY_KEYS, lookup)
+        holders = await reader.fetchall()
+    return _results(jobs, inserted, holders)
+
+
+def enqueue_sync(
+    connection: psycopg.Connection[Any],
+    statements: Statements,
+    jobs: Sequence[NewJob],
+    now: dt.datetime | None,
+) -> list[Enqueued]:
+    """``enqueue_async`` on a synchronous connection."""
+    bound = _arrays(jobs, now)
+    if _needs_transaction(connection, jobs):
+        with connection.transaction():
+            return _enqueue_sync(connection, statements, jobs, bound)
+    return _enqueue_sync(connection, statements, jobs, bound)
+
+
+def _enqueue_sync(
+    connection: psycopg.Connection[Any],
+    statements: Statements,
+    jobs: Sequence[NewJob],
+    bound: dict[str, Any],
+) -> list[Enqueued]:
+    cursor = connection.execute(statements.ENQUEUE_JOBS, bound)
+    inserted = {row[0]: row[1] for row in cursor.fetchall()}
+    holders: list[dict[str, Any]] = []
+    lookup = _lookup_params(jobs, set(inserted))
+    if lookup is not None:
+        reader = connection.cursor(row_factory=dict_row)
+        reader.execute(statements.FIND_BY_IDEMPOTENCY_KEYS, lookup)
+        holders = reader.fetchall()
+    return _results(jobs, inserted, holders)

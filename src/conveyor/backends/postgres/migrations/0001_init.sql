@@ -1,0 +1,253 @@
+-- 0001_init: jobs, their attempt history, their lifecycle events, and the HTTP
+-- service's API keys (only the hex SHA-256 of each secret).
+--
+-- Runs with search_path set to the store's schema (migrations.py), so names here are
+-- unqualified; every function pins that search_path (SET search_path FROM CURRENT), so
+-- the triggers also work on a caller's connection (transactional enqueue) whose
+-- search_path does not name the schema.
+--
+-- Every transition statement sets jobs.state_changed_at to its "now", which is how the
+-- statement-level triggers below stamp the events they append, set-based, in the same
+-- statement (no Python round trip per row). jobs.error is the summary of the latest
+-- attempt's error, as on SQLite.
+
+CREATE TABLE jobs (
+    -- UUIDv7 from the caller, so id order is age order. COLLATE "C": byte order, the
+    -- same on every database whatever its locale (listing pages walk ids).
+    id               text COLLATE "C" PRIMARY KEY,
+    type             text NOT NULL,
+    state            text NOT NULL CHECK (state IN (
+                         'scheduled', 'queued', 'running', 'retrying', 'blocked',
+                         'succeeded', 'dead', 'cancelled')),
+    payload          json NOT NULL,     -- json, not jsonb: stored and returned verbatim
+    result           json,
+    meta             json,
+    error            text,
+    reason           text,
+    attempts         integer NOT NULL DEFAULT 0,
+    max_attempts     integer NOT NULL,
+    queue            text NOT NULL,
+    priority         integer NOT NULL DEFAULT 0,  -- higher runs first
+    tenant           text,
+    idempotency_key  text,
+    cancel_requested boolean NOT NULL DEFAULT false,
+    created_at       timestamptz NOT NULL,
+    run_at           timestamptz NOT NULL,
+    started_at       timestamptz,
+    finished_at      timestamptz,
+    expire_at        timestamptz,
+    lease_token      text,
+    lease_expires_at timestamptz,
+    worker_id        text,
+    state_changed_at timestamptz NOT NULL
+);
+
+-- CLAIM_BATCH: per queue, walk queued jobs in claim order and stop at LIMIT.
+CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, id) WHERE state = 'queued';
+-- HOUSEKEEP_FOR_CLAIM (promote part) and PROMOTE_DUE.
+CREATE INDEX jobs_due ON jobs (queue, run_at) WHERE state IN ('scheduled', 'retrying');
+CREATE INDEX jobs_due_any_queue ON jobs (run_at) WHERE state IN ('scheduled', 'retrying');
+-- HOUSEKEEP_FOR_CLAIM (expiry part).
+CREATE INDEX jobs_expiry ON jobs (queue, expire_at)
+    WHERE expire_at IS NOT NULL AND state IN ('scheduled', 'queued', 'retrying');
+-- REAP_EXPIRED_LEASES.
+CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE state = 'running';
+-- PRUNE_FINISHED.
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+-- Listings, newest first within one filter value.
+CREATE INDEX jobs_state ON jobs (state, id);
+CREATE INDEX jobs_type ON jobs (type, id);
+CREATE INDEX jobs_queue ON jobs (queue, id);
+CREATE INDEX jobs_tenant ON jobs (tenant, id) WHERE tenant IS NOT NULL;
+-- ENQUEUE_JOBS's conflict target: one job per (tenant, key); NULL tenant is its own scope.
+CREATE UNIQUE INDEX jobs_idempotency ON jobs (idempotency_key, coalesce(tenant, ''))
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE attempts (
+    job_id        text COLLATE "C" NOT NULL,
+    number        integer NOT NULL,
+    started_at    timestamptz NOT NULL,
+    finished_at   timestamptz,
+    outcome       text,
+    error_type    text,
+    error_message text,
+    traceback     text,
+    worker_id     text,
+    PRIMARY KEY (job_id, number)
+);
+
+-- Event ids come from the sequence event_ids. A reader that resumes "after id N" must
+-- never miss an event that commits later with a smaller id, which plain sequence ids
+-- allow (taken in one order, committed in another). So every transaction that may
+-- append events first announces itself (announce_event_writer, before its first
+-- statement on jobs changes a row): it takes a shared advisory lock whose key carries
+-- this schema and the sequence's last value at that moment, a lower bound of every id
+-- it will take. event_horizon() is the smallest such bound among the transactions in
+-- flight (or the next id if there are none): every event below it is final, committed
+-- or gone. READ_EVENTS returns only those. Ids are never reused, pruning included.
+CREATE SEQUENCE event_ids AS bigint;
+
+CREATE TABLE events (
+    id     bigint PRIMARY KEY,
+    job_id text COLLATE "C" NOT NULL,
+    at     timestamptz NOT NULL,
+    kind   text NOT NULL,
+    state  text,
+    reason text,
+    data   jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_job ON events (job_id, id);
+
+CREATE TABLE api_keys (
+    id         text COLLATE "C" PRIMARY KEY,
+    key_hash   text NOT NULL UNIQUE,
+    tenant     text,
+    admin      boolean NOT NULL,
+    name       text,
+    created_at timestamptz NOT NULL,
+    revoked_at timestamptz
+);
+CREATE INDEX api_keys_tenant ON api_keys (tenant, created_at);
+
+-- The advisory lock key of this schema's event writers: (schema tag << 15 | id >> 32,
+-- id & 0xffffffff), with the two-int4 form (objsubid 2 in pg_locks). The tag is 16 bits
+-- of the schema name's hash: two schemas that share a tag only make each other's
+-- readers wait a little longer, never skip.
+CREATE FUNCTION event_lock_tag() RETURNS integer
+LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
+    SELECT (hashtext(current_schema()) & 65535) << 15;
+$$;
+
+-- BEFORE STATEMENT on jobs: announce this transaction as an event writer (once).
+CREATE FUNCTION announce_event_writer() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    flag text := 'conveyor.writer_' || current_schema();
+    bound bigint;
+BEGIN
+    IF current_setting(flag, true) IS DISTINCT FROM '1' THEN
+        SELECT last_value INTO bound FROM event_ids;
+        PERFORM pg_advisory_xact_lock_shared(
+            event_lock_tag() | (bound >> 32)::integer,
+            ((bound & 4294967295) - CASE WHEN bound & 2147483648 <> 0 THEN 4294967296 ELSE 0 END)::integer
+        );
+        PERFORM set_config(flag, '1', true);  -- reverts with the transaction (and the lock)
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Every event below this id is final (see event_ids). The sequence is read before the
+-- locks: a writer that announces itself after this read takes ids above it.
+CREATE FUNCTION event_horizon() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
+DECLARE
+    next_id bigint;
+    in_flight bigint;
+BEGIN
+    SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END INTO next_id
+    FROM event_ids;
+    SELECT min(((l.classid::bigint & 32767) << 32) | l.objid::bigint) INTO in_flight
+    FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.objsubid = 2
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND (l.classid::bigint >> 15) = (event_lock_tag()::bigint >> 15);
+    RETURN least(next_id, in_flight);
+END
+$$;
+
+-- Wake idle workers of the queues that got runnable jobs. The channel carries the
+-- schema (channels are per database); PostgreSQL delivers on commit, drops duplicates
+-- within a transaction, and never delivers for a rolled-back one.
+CREATE FUNCTION notify_runnable(queues text[]) RETURNS void
+LANGUAGE sql SET search_path FROM CURRENT AS $$
+    SELECT pg_notify('conveyor:' || current_schema(), q) FROM unnest(queues) AS q;
+$$;
+
+CREATE FUNCTION jobs_inserted() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    runnable text[];
+BEGIN
+    INSERT INTO events (id, job_id, at, kind, state, reason)
+    SELECT nextval('event_ids'), id, state_changed_at, 'state', state, reason
+    FROM new_rows;
+    SELECT array_agg(DISTINCT queue) INTO runnable FROM new_rows WHERE state = 'queued';
+    IF runnable IS NOT NULL THEN
+        PERFORM notify_runnable(runnable);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER jobs_announce_insert BEFORE INSERT ON jobs
+FOR EACH STATEMENT EXECUTE FUNCTION announce_event_writer();
+CREATE TRIGGER jobs_announce_update BEFORE UPDATE ON jobs
+FOR EACH STATEMENT EXECUTE FUNCTION announce_event_writer();
+
+CREATE TRIGGER jobs_inserted AFTER INSERT ON jobs
+REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobs_inserted();
+
+-- One event per state change; attempts opened when a job starts running and closed
+-- when it stops. The outcome of an attempt is the job's new reason; its error_message
+-- the job's error summary unless finish_many stored the full error first (its CTE runs
+-- before this trigger). Heartbeats change no state: they leave after the first count.
+CREATE FUNCTION jobs_updated() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    runnable_dummy text;
+BEGIN
+    IF NOT EXISTS (
+        SELECT FROM new_rows nw JOIN old_rows o ON o.id = nw.id WHERE o.state <> nw.state
+    ) THEN
+        RETURN NULL;
+    END IF;
+    WITH changed AS MATERIALIZED (
+        SELECT nw.id, nw.state, nw.reason, nw.error, nw.attempts, nw.queue, nw.started_at,
+               nw.worker_id, nw.state_changed_at, o.state AS old_state,
+               o.attempts AS old_attempts
+        FROM new_rows nw JOIN old_rows o ON o.id = nw.id
+        WHERE o.state <> nw.state
+    ), appended AS (
+        INSERT INTO events (id, job_id, at, kind, state, reason, data)
+        SELECT nextval('event_ids'), c.id,
+               c.state_changed_at, 'state', c.state, c.reason,
+               CASE WHEN c.old_state = 'running' AND c.error IS NOT NULL
+                   THEN jsonb_build_object('attempt', c.attempts, 'error', c.error)
+                   ELSE jsonb_build_object('attempt', c.attempts)
+               END
+        FROM changed c
+    ), opened AS (
+        INSERT INTO attempts (job_id, number, started_at, worker_id)
+        SELECT c.id, c.attempts, c.started_at, c.worker_id
+        FROM changed c WHERE c.state = 'running'
+    ), closed AS (
+        UPDATE attempts a
+        SET finished_at = c.state_changed_at, outcome = c.reason,
+            error_message = coalesce(a.error_message, c.error)
+        FROM changed c
+        WHERE c.old_state = 'running' AND a.job_id = c.id AND a.number = c.old_attempts
+    )
+    SELECT notify_runnable(array_agg(DISTINCT c.queue)) FROM changed c WHERE c.state = 'queued'
+    INTO STRICT runnable_dummy;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs
+REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION jobs_updated();
+
+-- A deleted job takes its history with it. Event ids are never reused (see event_ids),
+-- so nothing has to mark the highest one as SQLite does.
+CREATE FUNCTION jobs_deleted() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    DELETE FROM attempts WHERE job_id IN (SELECT id FROM old_rows);
+    DELETE FROM events WHERE job_id IN (SELECT id FROM old_rows);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER jobs_deleted AFTER DELETE ON jobs
+REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobs_deleted();
