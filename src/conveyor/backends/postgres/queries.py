@@ -149,7 +149,15 @@ LIMIT %(limit)s
 FOR UPDATE OF j SKIP LOCKED
 """
 
-# --- running jobs: every step is fenced by (state, lease_token) -------------------------
+# --- running jobs: every step is fenced by the lease token ------------------------------
+
+# A job holds a lease_token exactly while it is running (CLAIM_BATCH sets it, FINISH_MANY
+# and REAP_EXPIRED_LEASES clear it, and each claim draws a fresh random one), so
+# `lease_token = <token>` alone says "still running under this lease". The statements
+# below deliberately leave out a `state = 'running'` test: the planner estimates it from
+# statistics taken when few jobs ran, and then walks jobs_lease (through every dead
+# entry that earlier claims left in it) or scans jobs instead of looking the ids up in the primary key
+# (measured: a finish of 200 took 12-19 ms instead of 4-5 ms after 20,000 jobs).
 
 # heartbeat: running -> running with a later lease, for every lease still held, in one
 # statement. Index: primary key.
@@ -158,7 +166,7 @@ WITH t AS (SELECT coalesce(%(now)s::timestamptz, statement_timestamp()) AS now)
 UPDATE {schema}.jobs j
 SET lease_expires_at = t.now + make_interval(secs => %(lease_seconds)s)
 FROM t, unnest(%(ids)s::text[], %(tokens)s::text[]) AS l(id, token)
-WHERE j.id = l.id AND j.state = 'running' AND j.lease_token = l.token
+WHERE j.id = l.id AND j.lease_token = l.token
 RETURNING j.id
 """
 
@@ -186,13 +194,17 @@ i AS (
             ELSE j.run_at END,
         lease_token = NULL, lease_expires_at = NULL, state_changed_at = t.now
     FROM i, t
-    WHERE j.id = i.id AND j.state = 'running' AND j.lease_token = i.token
+    WHERE j.id = i.id AND j.lease_token = i.token
     RETURNING j.id, j.attempts
+), failed AS MATERIALIZED (
+    -- Only the errors, first: joined to `done` the planner otherwise rescans all of `i`
+    -- for every finished job (2 ms of a finish of 200 without a single error).
+    SELECT id, error_type, error_message, traceback FROM i WHERE error_type IS NOT NULL
 ), errored AS (
     UPDATE {schema}.attempts a
-    SET error_type = i.error_type, error_message = i.error_message, traceback = i.traceback
-    FROM done d JOIN i ON i.id = d.id
-    WHERE a.job_id = d.id AND a.number = d.attempts AND i.error_type IS NOT NULL
+    SET error_type = f.error_type, error_message = f.error_message, traceback = f.traceback
+    FROM done d JOIN failed f ON f.id = d.id
+    WHERE a.job_id = d.id AND a.number = d.attempts
 )
 SELECT id FROM done
 """
