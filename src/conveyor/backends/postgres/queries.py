@@ -156,8 +156,9 @@ FOR UPDATE OF j SKIP LOCKED
 # `lease_token = <token>` alone says "still running under this lease". The statements
 # below deliberately leave out a `state = 'running'` test: the planner estimates it from
 # statistics taken when few jobs ran, and then walks jobs_lease (through every dead
-# entry that earlier claims left in it) or scans jobs instead of looking the ids up in the primary key
-# (measured: a finish of 200 took 12-19 ms instead of 4-5 ms after 20,000 jobs).
+# entry that earlier claims left in it) or scans jobs instead of looking the ids up in
+# the primary key (measured: a finish of 200 took 12-19 ms instead of 4-5 ms after
+# 20,000 jobs).
 
 # heartbeat: running -> running with a later lease, for every lease still held, in one
 # statement. Index: primary key.
