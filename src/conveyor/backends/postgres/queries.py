@@ -48,7 +48,7 @@ MIGRATIONS_TABLE_EXISTS = "SELECT to_regclass(%(table)s) IS NOT NULL"
 # within a batch the first occurrence wins (rows are inserted in ordinality order).
 # Returns the ids inserted; the backend reads the holders of the other keys with
 # FIND_BY_IDEMPOTENCY_KEYS. A duplicate id is a caller bug and still fails.
-ENQUEUE_JOBS = """
+_ENQUEUE_HEAD = """
 WITH t AS (SELECT coalesce(%(now)s::timestamptz, statement_timestamp()) AS now)
 INSERT INTO {schema}.jobs (
     id, type, state, payload, meta, reason, max_attempts, queue, priority, tenant,
@@ -58,17 +58,37 @@ SELECT i.id, i.type,
        CASE WHEN coalesce(i.run_at, t.now) > t.now THEN 'scheduled' ELSE 'queued' END,
        i.payload::json, i.meta::json, 'enqueued', i.max_attempts, i.queue, i.priority,
        i.tenant, i.idempotency_key, t.now, coalesce(i.run_at, t.now), i.expire_at, t.now
-FROM t, unnest(
+FROM t, """
+_ENQUEUE_TAIL = """
+ON CONFLICT (idempotency_key, coalesce(tenant, '')) WHERE idempotency_key IS NOT NULL
+DO NOTHING
+RETURNING id, created_at
+"""
+ENQUEUE_JOBS = (
+    _ENQUEUE_HEAD
+    + """unnest(
     %(ids)s::text[], %(types)s::text[], %(payloads)s::text[], %(metas)s::text[],
     %(max_attempts)s::int[], %(queues)s::text[], %(priorities)s::int[], %(tenants)s::text[],
     %(keys)s::text[], %(run_ats)s::timestamptz[], %(expire_ats)s::timestamptz[]
 ) WITH ORDINALITY AS i(id, type, payload, meta, max_attempts, queue, priority, tenant,
                        idempotency_key, run_at, expire_at, n)
-ORDER BY i.n
-ON CONFLICT (idempotency_key, coalesce(tenant, '')) WHERE idempotency_key IS NOT NULL
-DO NOTHING
-RETURNING id, created_at
-"""
+ORDER BY i.n"""
+    + _ENQUEUE_TAIL
+)
+
+# ENQUEUE_JOBS for a single job, with scalar parameters: the same insert, conflict
+# handling and triggers, without binding and unpacking eleven one-element arrays (about
+# a tenth of the client's CPU per one-at-a-time enqueue).
+ENQUEUE_ONE = (
+    _ENQUEUE_HEAD
+    + """(VALUES (
+    %(id)s::text, %(type)s::text, %(payload)s::text, %(meta)s::text, %(max_attempts)s::int,
+    %(queue)s::text, %(priority)s::int, %(tenant)s::text, %(key)s::text,
+    %(run_at)s::timestamptz, %(expire_at)s::timestamptz
+)) AS i(id, type, payload, meta, max_attempts, queue, priority, tenant, idempotency_key,
+        run_at, expire_at)"""
+    + _ENQUEUE_TAIL
+)
 
 # The jobs holding these (tenant, key) pairs. Index: jobs_idempotency.
 FIND_BY_IDEMPOTENCY_KEYS = """
@@ -409,6 +429,7 @@ class Statements:
     RECORD_MIGRATION: str
     LIST_APPLIED_MIGRATIONS: str
     ENQUEUE_JOBS: str
+    ENQUEUE_ONE: str
     FIND_BY_IDEMPOTENCY_KEYS: str
     HOUSEKEEP_FOR_CLAIM: str
     CLAIM_BATCH: str
