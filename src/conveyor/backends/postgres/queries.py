@@ -102,31 +102,13 @@ JOIN unnest(%(tenants)s::text[], %(keys)s::text[]) AS k(tenant, idempotency_key)
 
 # claim step 1, for the claimed queues: waiting -> cancelled (reason expired) for jobs
 # whose expire_at passed, and due scheduled | retrying -> queued (reason due) for the
-# others. Two disjoint row sets, so one statement. Rows another claimer is working on
-# are skipped, not waited for. At most %(step_limit)s rows each. Indexes: jobs_expiry,
-# jobs_due.
+# others; the function housekeep_for_claim of 0001_init.sql, which first probes whether
+# there is anything to do, so that most claims run no UPDATE (and no trigger) here.
 HOUSEKEEP_FOR_CLAIM = """
-WITH t AS (SELECT coalesce(%(now)s::timestamptz, statement_timestamp()) AS now),
-expiring AS (
-    SELECT j.id FROM {schema}.jobs j, t
-    WHERE j.expire_at IS NOT NULL AND j.state IN ('scheduled', 'queued', 'retrying')
-      AND j.queue = ANY(%(queues)s::text[]) AND j.expire_at <= t.now
-    LIMIT %(step_limit)s
-    FOR UPDATE OF j SKIP LOCKED
-), expired AS (
-    UPDATE {schema}.jobs j
-    SET state = 'cancelled', reason = 'expired', finished_at = t.now, state_changed_at = t.now
-    FROM expiring e, t WHERE j.id = e.id
-), due AS (
-    SELECT j.id FROM {schema}.jobs j, t
-    WHERE j.state IN ('scheduled', 'retrying') AND j.queue = ANY(%(queues)s::text[])
-      AND j.run_at <= t.now AND (j.expire_at IS NULL OR j.expire_at > t.now)
-    LIMIT %(step_limit)s
-    FOR UPDATE OF j SKIP LOCKED
+SELECT {schema}.housekeep_for_claim(
+    %(queues)s::text[], coalesce(%(now)s::timestamptz, statement_timestamp()),
+    %(step_limit)s::integer
 )
-UPDATE {schema}.jobs j
-SET state = 'queued', reason = 'due', state_changed_at = t.now
-FROM due d, t WHERE j.id = d.id
 """
 
 # claim step 2, queued -> running with a fresh lease. Index: jobs_claim, walked per queue
