@@ -324,17 +324,35 @@ RETURNING *
 
 GET_JOB = "SELECT * FROM {schema}.jobs WHERE id = %(id)s"
 
-# list_jobs, newest first, keyset-paginated on id. The planner picks the index of the
-# most selective filter given (jobs_state, jobs_type, jobs_queue, jobs_tenant,
-# jobs_idempotency or the primary key).
+# list_jobs, newest first, keyset-paginated on id. Two branches, because jobs_type and
+# jobs_queue leave out running jobs (a claim would otherwise add an entry to each for
+# every job): the jobs that are not running, through the index of the most selective
+# filter given (jobs_state, jobs_type, jobs_queue, jobs_tenant, jobs_idempotency or the
+# primary key), and the running ones, through jobs_lease (as many as the workers' slots,
+# at most); each stops at LIMIT, and the page is the newest LIMIT of both. A state
+# filter switches the other branch off (a one-time filter on the parameter alone).
 LIST_JOBS = """
-SELECT * FROM {schema}.jobs
+SELECT * FROM (
+    (SELECT * FROM {schema}.jobs
 WHERE (%(before)s::text IS NULL OR id < %(before)s::text)
   AND (%(state)s::text IS NULL OR state = %(state)s::text)
   AND (%(type)s::text IS NULL OR type = %(type)s::text)
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
   AND (%(key)s::text IS NULL OR idempotency_key = %(key)s::text)
+  AND state <> 'running' AND coalesce(%(state)s::text <> 'running', true)
+ORDER BY id DESC LIMIT %(limit)s)
+    UNION ALL
+    (SELECT * FROM {schema}.jobs
+WHERE (%(before)s::text IS NULL OR id < %(before)s::text)
+  AND (%(state)s::text IS NULL OR state = %(state)s::text)
+  AND (%(type)s::text IS NULL OR type = %(type)s::text)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
+  AND (%(key)s::text IS NULL OR idempotency_key = %(key)s::text)
+  AND state = 'running' AND coalesce(%(state)s::text = 'running', true)
+ORDER BY id DESC LIMIT %(limit)s)
+) AS page
 ORDER BY id DESC
 LIMIT %(limit)s
 """

@@ -59,8 +59,13 @@ CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 -- to it (a state change is never a HOT update), while those two states list through
 -- jobs_claim and jobs_lease (a sort of the matching rows, not a scan of jobs).
 CREATE INDEX jobs_state ON jobs (state, id) WHERE state NOT IN ('queued', 'running');
-CREATE INDEX jobs_type ON jobs (type, id);
-CREATE INDEX jobs_queue ON jobs (queue, id);
+-- jobs_type and jobs_queue leave out running jobs, so that a claim adds no entry to
+-- them (a job then costs them two entries, at enqueue and at finish, not three);
+-- LIST_JOBS reads the running jobs through jobs_lease, in a branch of its own. These
+-- two listing indexes are the most expensive ones to keep: without them at all, a
+-- claim + finish drain ran 1.39x as fast and a bulk enqueue 1.37x.
+CREATE INDEX jobs_type ON jobs (type, id) WHERE state <> 'running';
+CREATE INDEX jobs_queue ON jobs (queue, id) WHERE state <> 'running';
 CREATE INDEX jobs_tenant ON jobs (tenant, id) WHERE tenant IS NOT NULL;
 -- ENQUEUE_JOBS's conflict target: one job per (tenant, key); NULL tenant is its own scope.
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (idempotency_key, coalesce(tenant, ''))
