@@ -130,6 +130,28 @@ async def test_filtered_listing_paginates(backend: Backend, query: JobQuery) -> 
     assert [job.id for job in listed] == [job.id for job in reversed(matching)]
 
 
+@pytest.mark.parametrize("by_type", [False, True], ids=["no filter", "type"])
+async def test_listing_interleaves_running_jobs_with_the_others(
+    backend: Backend, by_type: bool
+) -> None:
+    # A store may read running jobs apart from the others (PostgreSQL does): the pages
+    # still hold every job once, newest first, whatever state each one is in.
+    made = [
+        await job_in_state(backend, state, now=T0) for _ in range(2) for state in REACHABLE_STATES
+    ]
+
+    query = JobQuery(type=made[0].type if by_type else None, limit=3)
+    listed, _ = await _all_pages(backend, query)
+
+    ids = [job.id for job in listed]
+    assert ids == sorted(ids, reverse=True)
+    assert len(set(ids)) == len(ids)
+    assert {job.id for job in made} <= set(ids)
+    running = {job.id for job in made if job.state is JobState.RUNNING}
+    assert len(running) == 2
+    assert running <= set(ids)
+
+
 @pytest.mark.parametrize("state", REACHABLE_STATES, ids=lambda state: state.value)
 async def test_listing_by_each_state_paginates_newest_first(
     backend: Backend, state: JobState

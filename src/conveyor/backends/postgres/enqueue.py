@@ -1,7 +1,8 @@
 """Enqueue on any psycopg connection: the store's pool, or a caller's own connection
 inside its open transaction (transactional enqueue), async or sync.
 
-One statement inserts the whole batch (``ENQUEUE_JOBS``, arrays + ``unnest``): one round
+One statement inserts the whole batch (``ENQUEUE_JOBS``, arrays + ``unnest``; a single
+job goes through ``ENQUEUE_ONE``, the same statement with scalar parameters): one round
 trip and, on an autocommit connection, one commit. Only when a job of the batch carries
 an idempotency key that was already taken does a second statement read the holders
 (``FIND_BY_IDEMPOTENCY_KEYS``); on the store's own autocommit connections both then run
@@ -23,7 +24,11 @@ from conveyor.backends.postgres.queries import Statements
 from conveyor.models import Job
 
 
-def _arrays(jobs: Sequence[NewJob], now: dt.datetime | None) -> dict[str, Any]:
+def _insert(
+    statements: Statements, jobs: Sequence[NewJob], now: dt.datetime | None
+) -> tuple[str, dict[str, Any]]:
+    """The insert statement for ``jobs`` and its bound values: ``ENQUEUE_ONE`` (scalars)
+    for a single job, ``ENQUEUE_JOBS`` (arrays) otherwise."""
     for job in jobs:
         for name in ("run_at", "expire_at"):
             value = getattr(job, name)
@@ -31,7 +36,23 @@ def _arrays(jobs: Sequence[NewJob], now: dt.datetime | None) -> dict[str, Any]:
                 raise ValueError(f"{name} must be an aware datetime (UTC), got the naive {value!r}")
     if now is not None and (now.tzinfo is None or now.utcoffset() is None):
         raise ValueError(f"now must be an aware datetime (UTC), got the naive {now!r}")
-    return {
+    if len(jobs) == 1:
+        job = jobs[0]
+        return statements.ENQUEUE_ONE, {
+            "now": now,
+            "id": job.id,
+            "type": job.type,
+            "payload": job.payload_json,
+            "meta": job.meta_json,
+            "max_attempts": job.max_attempts,
+            "queue": job.queue,
+            "priority": job.priority,
+            "tenant": job.tenant,
+            "key": job.idempotency_key,
+            "run_at": job.run_at,
+            "expire_at": job.expire_at,
+        }
+    return statements.ENQUEUE_JOBS, {
         "now": now,
         "ids": [job.id for job in jobs],
         "types": [job.type for job in jobs],
@@ -102,20 +123,20 @@ async def enqueue_async(
     now: dt.datetime | None,
 ) -> list[Enqueued]:
     """Insert ``jobs`` on ``connection`` (see the module docstring)."""
-    bound = _arrays(jobs, now)
+    insert = _insert(statements, jobs, now)
     if _needs_transaction(connection, jobs):
         async with connection.transaction():
-            return await _enqueue_async(connection, statements, jobs, bound)
-    return await _enqueue_async(connection, statements, jobs, bound)
+            return await _enqueue_async(connection, statements, jobs, insert)
+    return await _enqueue_async(connection, statements, jobs, insert)
 
 
 async def _enqueue_async(
     connection: psycopg.AsyncConnection[Any],
     statements: Statements,
     jobs: Sequence[NewJob],
-    bound: dict[str, Any],
+    insert: tuple[str, dict[str, Any]],
 ) -> list[Enqueued]:
-    cursor = await connection.execute(statements.ENQUEUE_JOBS, bound)
+    cursor = await connection.execute(*insert)
     inserted = {row[0]: row[1] for row in await cursor.fetchall()}
     holders: list[dict[str, Any]] = []
     lookup = _lookup_params(jobs, set(inserted))
@@ -133,20 +154,20 @@ def enqueue_sync(
     now: dt.datetime | None,
 ) -> list[Enqueued]:
     """``enqueue_async`` on a synchronous connection."""
-    bound = _arrays(jobs, now)
+    insert = _insert(statements, jobs, now)
     if _needs_transaction(connection, jobs):
         with connection.transaction():
-            return _enqueue_sync(connection, statements, jobs, bound)
-    return _enqueue_sync(connection, statements, jobs, bound)
+            return _enqueue_sync(connection, statements, jobs, insert)
+    return _enqueue_sync(connection, statements, jobs, insert)
 
 
 def _enqueue_sync(
     connection: psycopg.Connection[Any],
     statements: Statements,
     jobs: Sequence[NewJob],
-    bound: dict[str, Any],
+    insert: tuple[str, dict[str, Any]],
 ) -> list[Enqueued]:
-    cursor = connection.execute(statements.ENQUEUE_JOBS, bound)
+    cursor = connection.execute(*insert)
     inserted = {row[0]: row[1] for row in cursor.fetchall()}
     holders: list[dict[str, Any]] = []
     lookup = _lookup_params(jobs, set(inserted))

@@ -50,14 +50,22 @@ CREATE INDEX jobs_due_any_queue ON jobs (run_at) WHERE state IN ('scheduled', 'r
 -- HOUSEKEEP_FOR_CLAIM (expiry part).
 CREATE INDEX jobs_expiry ON jobs (queue, expire_at)
     WHERE expire_at IS NOT NULL AND state IN ('scheduled', 'queued', 'retrying');
--- REAP_EXPIRED_LEASES.
+-- REAP_EXPIRED_LEASES, and the listing of running jobs.
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE state = 'running';
 -- PRUNE_FINISHED.
 CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
--- Listings, newest first within one filter value.
-CREATE INDEX jobs_state ON jobs (state, id);
-CREATE INDEX jobs_type ON jobs (type, id);
-CREATE INDEX jobs_queue ON jobs (queue, id);
+-- Listings, newest first within one filter value. jobs_state leaves out queued and
+-- running jobs, as on SQLite: every claim and most enqueues would otherwise add an entry
+-- to it (a state change is never a HOT update), while those two states list through
+-- jobs_claim and jobs_lease (a sort of the matching rows, not a scan of jobs).
+CREATE INDEX jobs_state ON jobs (state, id) WHERE state NOT IN ('queued', 'running');
+-- jobs_type and jobs_queue leave out running jobs, so that a claim adds no entry to
+-- them (a job then costs them two entries, at enqueue and at finish, not three);
+-- LIST_JOBS reads the running jobs through jobs_lease, in a branch of its own. These
+-- two listing indexes are the most expensive ones to keep: without them at all, a
+-- claim + finish drain ran 1.39x as fast and a bulk enqueue 1.37x.
+CREATE INDEX jobs_type ON jobs (type, id) WHERE state <> 'running';
+CREATE INDEX jobs_queue ON jobs (queue, id) WHERE state <> 'running';
 CREATE INDEX jobs_tenant ON jobs (tenant, id) WHERE tenant IS NOT NULL;
 -- ENQUEUE_JOBS's conflict target: one job per (tenant, key); NULL tenant is its own scope.
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (idempotency_key, coalesce(tenant, ''))
@@ -74,7 +82,10 @@ CREATE TABLE attempts (
     traceback     text,
     worker_id     text,
     PRIMARY KEY (job_id, number)
-);
+) WITH (fillfactor = 50);
+-- fillfactor: an attempt is inserted at claim and closed at finish moments later; the
+-- free half of its page lets that update be HOT (no indexed column changes), so it
+-- adds no primary-key entry and dirties no second page.
 
 -- Event ids come from the sequence event_ids. A reader that resumes "after id N" must
 -- never miss an event that commits later with a smaller id, which plain sequence ids
@@ -177,6 +188,51 @@ BEGIN
         PERFORM notify_runnable(runnable);
     END IF;
     RETURN NULL;
+END
+$$;
+
+-- Claim step 1 (HOUSEKEEP_FOR_CLAIM), for the claimed queues: waiting -> cancelled
+-- (reason expired) for jobs whose expire_at passed, and due scheduled | retrying ->
+-- queued (reason due) for the others. Two disjoint row sets, so one statement. Rows
+-- another claimer is working on are skipped, not waited for. At most step_limit rows
+-- each. Indexes: jobs_expiry, jobs_due. The two probes first walk the same indexes:
+-- most claims find nothing to do, and then run no UPDATE, so neither the writer
+-- announcement nor jobs_updated fires for it (measured: a one-job claim 5-8% faster).
+CREATE FUNCTION housekeep_for_claim(queues text[], as_of timestamptz, step_limit integer)
+RETURNS void
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT FROM jobs j
+        WHERE j.expire_at IS NOT NULL AND j.state IN ('scheduled', 'queued', 'retrying')
+          AND j.queue = ANY(queues) AND j.expire_at <= as_of
+    ) AND NOT EXISTS (
+        SELECT FROM jobs j
+        WHERE j.state IN ('scheduled', 'retrying') AND j.queue = ANY(queues)
+          AND j.run_at <= as_of
+    ) THEN
+        RETURN;
+    END IF;
+    WITH expiring AS (
+        SELECT j.id FROM jobs j
+        WHERE j.expire_at IS NOT NULL AND j.state IN ('scheduled', 'queued', 'retrying')
+          AND j.queue = ANY(queues) AND j.expire_at <= as_of
+        LIMIT step_limit
+        FOR UPDATE OF j SKIP LOCKED
+    ), expired AS (
+        UPDATE jobs j
+        SET state = 'cancelled', reason = 'expired', finished_at = as_of, state_changed_at = as_of
+        FROM expiring e WHERE j.id = e.id
+    ), due AS (
+        SELECT j.id FROM jobs j
+        WHERE j.state IN ('scheduled', 'retrying') AND j.queue = ANY(queues)
+          AND j.run_at <= as_of AND (j.expire_at IS NULL OR j.expire_at > as_of)
+        LIMIT step_limit
+        FOR UPDATE OF j SKIP LOCKED
+    )
+    UPDATE jobs j
+    SET state = 'queued', reason = 'due', state_changed_at = as_of
+    FROM due d WHERE j.id = d.id;
 END
 $$;
 
