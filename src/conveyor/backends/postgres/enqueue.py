@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from conveyor.backends import records
 from conveyor.backends.base import Enqueued, NewJob
 from conveyor.backends.postgres import rows
 from conveyor.backends.postgres.queries import Statements
@@ -92,7 +93,9 @@ def _results(
     for job in jobs:
         created_at = inserted.get(job.id)
         if created_at is not None:
-            results.append(Enqueued(rows.job_from_new(job, created_at=created_at), existing=False))
+            results.append(
+                Enqueued(records.job_from_new(job, created_at=created_at), existing=False)
+            )
             continue
         holder = by_key.get((job.tenant or "", job.idempotency_key or ""))
         if holder is None:
@@ -103,7 +106,7 @@ def _results(
                 if j.id in inserted
                 and (j.tenant or "", j.idempotency_key) == (job.tenant or "", job.idempotency_key)
             )
-            holder = rows.job_from_new(first, created_at=inserted[first.id])
+            holder = records.job_from_new(first, created_at=inserted[first.id])
         results.append(Enqueued(holder, existing=True))
     return results
 

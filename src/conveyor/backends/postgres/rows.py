@@ -7,14 +7,9 @@ UTC). Listing cursors are opaque strings wrapping the last id of a page.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-import json
 from typing import Any
 
-from conveyor.backends.base import NewJob
-from conveyor.errors import InvalidCursorError
+from conveyor.backends import records
 from conveyor.models import ApiKey, Attempt, Event, Job
 from conveyor.states import JobState
 
@@ -49,28 +44,6 @@ def job_from_row(row: dict[str, Any]) -> Job:
     )
 
 
-def job_from_new(job: NewJob, *, created_at: dt.datetime) -> Job:
-    """The ``Job`` that ``ENQUEUE_JOBS`` just stored for ``job`` at ``created_at`` (the
-    statement's now), built without reading it back."""
-    run_at = created_at if job.run_at is None else job.run_at.astimezone(dt.UTC)
-    return Job(
-        id=job.id,
-        type=job.type,
-        state=JobState.SCHEDULED if run_at > created_at else JobState.QUEUED,
-        payload=json.loads(job.payload_json),
-        meta={} if job.meta_json is None else json.loads(job.meta_json),
-        reason="enqueued",
-        max_attempts=job.max_attempts,
-        queue=job.queue,
-        priority=job.priority,
-        tenant=job.tenant,
-        idempotency_key=job.idempotency_key,
-        created_at=created_at,
-        run_at=run_at,
-        expire_at=None if job.expire_at is None else job.expire_at.astimezone(dt.UTC),
-    )
-
-
 def attempt_from_row(row: dict[str, Any]) -> Attempt:
     """An ``Attempt`` from a ``LIST_ATTEMPTS`` row."""
     return Attempt(**row)
@@ -97,21 +70,9 @@ def api_key_from_row(row: dict[str, Any]) -> ApiKey:
 
 def encode_cursor(last_id: str) -> str:
     """The opaque cursor that resumes a listing after the job ``last_id``."""
-    raw = (_CURSOR_PREFIX + last_id).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return records.encode_cursor(last_id, prefix=_CURSOR_PREFIX)
 
 
 def decode_cursor(cursor: str) -> str:
     """The job id inside a cursor from ``encode_cursor``; raises ``InvalidCursorError``."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise InvalidCursorError(
-            f"Invalid cursor {cursor!r}: pass back the next_cursor of a previous page"
-        ) from exc
-    if not raw.startswith(_CURSOR_PREFIX) or len(raw) == len(_CURSOR_PREFIX):
-        raise InvalidCursorError(
-            f"Invalid cursor {cursor!r}: pass back the next_cursor of a previous page"
-        )
-    return raw[len(_CURSOR_PREFIX) :]
+    return records.decode_cursor(cursor, prefix=_CURSOR_PREFIX)

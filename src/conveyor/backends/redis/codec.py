@@ -8,15 +8,13 @@ cursors are opaque strings wrapping the last id of a page.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
 
+from conveyor.backends import records
 from conveyor.backends.base import ClaimedJob, NewJob, Outcome
-from conveyor.errors import InvalidCursorError
 from conveyor.models import ApiKey, Attempt, Event, Job, Page, Stats
 from conveyor.states import JobState
 
@@ -92,29 +90,6 @@ def job_from_hash(fields: dict[str, str]) -> Job:
         lease_expires_at=_optional_time(fields.get("lease_expires_at")),
         worker_id=fields.get("worker_id"),
         meta={} if meta is None else json.loads(meta),
-    )
-
-
-def job_from_new(job: NewJob, *, now_us: int) -> Job:
-    """The ``Job`` the enqueue script just stored for ``job``, built without reading it
-    back (the script stores exactly these values)."""
-    created_at = from_us(now_us)
-    run_at_us = now_us if job.run_at is None else to_us(job.run_at, name="run_at")
-    return Job(
-        id=job.id,
-        type=job.type,
-        state=JobState.SCHEDULED if run_at_us > now_us else JobState.QUEUED,
-        payload=json.loads(job.payload_json),
-        reason="enqueued",
-        max_attempts=job.max_attempts,
-        queue=job.queue,
-        priority=job.priority,
-        tenant=job.tenant,
-        idempotency_key=job.idempotency_key,
-        created_at=created_at,
-        run_at=created_at if run_at_us == now_us else from_us(run_at_us),
-        expire_at=None if job.expire_at is None else from_us(to_us(job.expire_at)),
-        meta={} if job.meta_json is None else json.loads(job.meta_json),
     )
 
 
@@ -272,26 +247,18 @@ def api_key_from_hash(fields: dict[str, str]) -> ApiKey:
     )
 
 
+def job_from_new(job: NewJob, *, now_us: int) -> Job:
+    """The ``Job`` the enqueue script just stored for ``job``, built without reading it
+    back (the script stores exactly these values)."""
+    return records.job_from_new(job, created_at=from_us(now_us))
+
+
 def encode_cursor(last_id: str) -> str:
     """The opaque cursor that resumes a listing after the job ``last_id``."""
-    raw = (_CURSOR_PREFIX + last_id).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return records.encode_cursor(last_id, prefix=_CURSOR_PREFIX)
 
 
 def decode_cursor(cursor: str) -> str:
     """The job id inside a cursor from ``encode_cursor``; ``InvalidCursorError`` for
     anything this backend did not produce."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise _invalid(cursor) from exc
-    if not raw.startswith(_CURSOR_PREFIX) or len(raw) == len(_CURSOR_PREFIX):
-        raise _invalid(cursor)
-    return raw[len(_CURSOR_PREFIX) :]
-
-
-def _invalid(cursor: str) -> InvalidCursorError:
-    return InvalidCursorError(
-        f"Invalid cursor {cursor!r}: pass back the next_cursor of a previous page"
-    )
+    return records.decode_cursor(cursor, prefix=_CURSOR_PREFIX)

@@ -7,15 +7,13 @@ strings wrapping the last id of a page.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import sqlite3
 from typing import Any
 
+from conveyor.backends import records
 from conveyor.backends.base import NewJob
-from conveyor.errors import InvalidCursorError
 from conveyor.models import ApiKey, Attempt, Event, Job
 from conveyor.states import JobState
 
@@ -75,29 +73,6 @@ def job_from_row(row: sqlite3.Row) -> Job:
     )
 
 
-def job_from_new(job: NewJob, *, state: JobState, now_us: int, run_at_us: int) -> Job:
-    """The ``Job`` that ``ENQUEUE_JOB`` just stored for ``job``, built without reading
-    it back (the values are exactly those bound into the insert)."""
-    created_at = from_us(now_us)
-    return Job(
-        id=job.id,
-        type=job.type,
-        state=state,
-        payload=json.loads(job.payload_json),
-        reason="enqueued",
-        max_attempts=job.max_attempts,
-        queue=job.queue,
-        priority=job.priority,
-        tenant=job.tenant,
-        idempotency_key=job.idempotency_key,
-        created_at=created_at,
-        # A job to run now (the usual case) shares the datetime: it is immutable.
-        run_at=created_at if run_at_us == now_us else from_us(run_at_us),
-        expire_at=None if job.expire_at is None else from_us(to_us(job.expire_at)),
-        meta={} if job.meta_json is None else json.loads(job.meta_json),
-    )
-
-
 def api_key_from_row(row: sqlite3.Row) -> ApiKey:
     """An ``ApiKey`` from a row of the API key statements."""
     return ApiKey(
@@ -140,10 +115,15 @@ def event_from_row(row: sqlite3.Row) -> Event:
     )
 
 
+def job_from_new(job: NewJob, *, now_us: int) -> Job:
+    """The ``Job`` that ``ENQUEUE_JOB`` just stored for ``job``, built without reading
+    it back (the values are exactly those bound into the insert)."""
+    return records.job_from_new(job, created_at=from_us(now_us))
+
+
 def encode_cursor(last_id: str) -> str:
     """The opaque cursor that resumes a listing after the job ``last_id``."""
-    raw = (_CURSOR_PREFIX + last_id).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return records.encode_cursor(last_id, prefix=_CURSOR_PREFIX)
 
 
 def decode_cursor(cursor: str) -> str:
@@ -151,15 +131,4 @@ def decode_cursor(cursor: str) -> str:
 
     Raises ``InvalidCursorError`` for anything this backend did not produce.
     """
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise InvalidCursorError(
-            f"Invalid cursor {cursor!r}: pass back the next_cursor of a previous page"
-        ) from exc
-    if not raw.startswith(_CURSOR_PREFIX) or len(raw) == len(_CURSOR_PREFIX):
-        raise InvalidCursorError(
-            f"Invalid cursor {cursor!r}: pass back the next_cursor of a previous page"
-        )
-    return raw[len(_CURSOR_PREFIX) :]
+    return records.decode_cursor(cursor, prefix=_CURSOR_PREFIX)

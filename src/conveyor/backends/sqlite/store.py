@@ -91,11 +91,9 @@ class SQLiteStore:
     def enqueue_many(self, jobs: Sequence[NewJob], now_us: int) -> list[Enqueued]:
         """Insert ``jobs`` in one transaction, in order; see ``Backend.enqueue_many``."""
         params: list[dict[str, object]] = []
-        planned: list[tuple[JobState, int]] = []
         for job in jobs:
             run_at_us = now_us if job.run_at is None else to_us(job.run_at, name="run_at")
             state = JobState.SCHEDULED if run_at_us > now_us else JobState.QUEUED
-            planned.append((state, run_at_us))
             params.append(
                 {
                     "id": job.id,
@@ -129,9 +127,9 @@ class SQLiteStore:
                         ).fetchone()
         # Built after COMMIT, so the write lock is held only for the statements.
         results: list[Enqueued] = []
-        for job, (state, run_at_us), row in zip(jobs, planned, existing, strict=True):
+        for job, row in zip(jobs, existing, strict=True):
             if row is None:
-                stored = job_from_new(job, state=state, now_us=now_us, run_at_us=run_at_us)
+                stored = job_from_new(job, now_us=now_us)
                 results.append(Enqueued(stored, existing=False))
             else:
                 results.append(Enqueued(job_from_row(row), existing=True))
