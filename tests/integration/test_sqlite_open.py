@@ -216,7 +216,10 @@ def test_processes_migrating_one_fresh_file_at_once_apply_it_once(tmp_path: Path
         assert process.returncode == 0, stderr
         outputs.append(json.loads(stdout))
 
-    assert sorted(outputs) == [[], [], [], ALL_MIGRATIONS]
+    # Each file is applied under the lock by exactly one process; with several files,
+    # different processes may apply different ones.
+    applied = [name for names in outputs for name in names]
+    assert sorted(applied) == ALL_MIGRATIONS
 
 
 async def test_store_of_an_older_version_is_upgraded_on_open_keeping_its_jobs(
