@@ -25,7 +25,7 @@ help:
 	.tools/bin/pip install --quiet --disable-pip-version-check uv
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras --group dev
+	$(UV) sync --frozen --all-extras --group dev --compile-bytecode
 	@touch $@
 
 install: $(VENV)/.installed

@@ -15,6 +15,7 @@ the exit status is non-zero only when a measurement could not be taken at all.
 from __future__ import annotations
 
 import argparse
+import compileall
 import dataclasses
 import datetime as dt
 import shlex
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from bench import chart, libraries, machine, report
 from bench.places import STORES, unavailable
-from bench.plan import Plan
+from bench.plan import WORKLOADS, Plan
 from bench.processes import REPO, BenchError
 from bench.suite import StoreResults, Suite
 
@@ -46,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", choices=libraries.ALL_LIBRARIES, help="measure one library")
     parser.add_argument("--jobs", type=int, metavar="N", help="W1 and W2 jobs (W1b 2.5N, W4 N/4)")
     parser.add_argument("--repeat", type=int, metavar="R", help="repetitions of each figure")
+    parser.add_argument(
+        "--workload",
+        action="append",
+        choices=WORKLOADS,
+        help="measure this workload only (repeatable; default: all). A partial run writes "
+        "no JSON unless --json-dir is given",
+    )
     parser.add_argument(
         "--json-dir",
         type=Path,
@@ -121,6 +129,15 @@ def _payload(
     }
 
 
+def _compile_sources() -> None:
+    """Write the bytecode of conveyor's sources and of ``bench/``, as installing a
+    package does (pip and ``uv sync --compile-bytecode`` compile at install time).
+    Without it, where ``PYTHONDONTWRITEBYTECODE`` is set, every worker process would
+    compile them again at start-up, which the peers, installed by pip, never do."""
+    for directory in (REPO / "src", REPO / "bench"):
+        compileall.compile_dir(directory, quiet=1, workers=0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return the exit status."""
     parser = _parser()
@@ -128,13 +145,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick and args.only not in (None, "conveyor"):
         parser.error("--quick measures conveyor only (no peers)")
     stores = tuple(dict.fromkeys(args.store)) if args.store else None
+    workloads = tuple(dict.fromkeys(args.workload)) if args.workload else None
     plan = Plan.build(
-        quick=args.quick, jobs=args.jobs, repeat=args.repeat, only=args.only, stores=stores
+        quick=args.quick,
+        jobs=args.jobs,
+        repeat=args.repeat,
+        only=args.only,
+        stores=stores,
+        workloads=workloads,
     )
     shown_argv = list(sys.argv[1:] if argv is None else argv)
     started = dt.datetime.now(dt.UTC)
-    out_dir = args.json_dir or (None if plan.quick else RESULTS_DIR)
+    partial = plan.quick or workloads is not None
+    out_dir = args.json_dir or (None if partial else RESULTS_DIR)
     print(f"conveyor bench: {plan}", file=sys.stderr)
+    _compile_sources()
     written: list[Path] = []
     try:
         with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as workdir:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from bench.libraries import LINEUPS
 from bench.places import STORES
 
+#: Every workload of a run, in the order ``bench.suite.Suite.run`` measures them.
+WORKLOADS = ("raw", "w1", "w1b", "w2", "w3", "w4")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
@@ -28,6 +31,7 @@ class Plan:
     repeat: int
     sweep: bool  # W2: try each library's concurrency sweep first, then use the best
     quiet_wait: float  # seconds to wait for a busy machine to quiet down per measurement
+    workloads: tuple[str, ...] = WORKLOADS  # a subset, for quick iterations (``--workload``)
 
     @classmethod
     def build(
@@ -38,6 +42,7 @@ class Plan:
         repeat: int | None,
         only: str | None,
         stores: tuple[str, ...] | None = None,
+        workloads: tuple[str, ...] | None = None,
     ) -> Plan:
         """The full plan, or the CI smoke plan (``quick``: small, once, conveyor only).
 
@@ -61,6 +66,7 @@ class Plan:
             repeat=repeat or (1 if quick else 3),
             sweep=not quick,
             quiet_wait=0.0 if quick else 15.0,
+            workloads=workloads or WORKLOADS,
         )
 
     def libraries(self, store: str) -> tuple[str, ...]:

@@ -96,13 +96,20 @@ class Suite:
 
     def run(self) -> StoreResults:
         """Every workload; returns the results (also kept on ``self.results``)."""
-        self.raw_ceilings()
+        chosen = self.plan.workloads
+        if "raw" in chosen:
+            self.raw_ceilings()
         if self.libraries:
-            self.enqueue()
-            self.bulk_enqueue()
-            self.drain()
-            self.latency()
-            self.io_bound()
+            workloads = {
+                "w1": self.enqueue,
+                "w1b": self.bulk_enqueue,
+                "w2": self.drain,
+                "w3": self.latency,
+                "w4": self.io_bound,
+            }
+            for name, run in workloads.items():
+                if name in chosen:
+                    run()
         return self.results
 
     def _row(
