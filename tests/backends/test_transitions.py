@@ -74,6 +74,33 @@ async def test_finish_retrying_schedules_the_next_attempt(backend: Backend) -> N
     assert attempt.traceback == BOOM.traceback
 
 
+async def test_finish_records_an_error_whose_text_holds_nul(backend: Backend) -> None:
+    """A handler's exception message may hold NUL, which PostgreSQL text cannot: the
+    outcome is still recorded (NUL shown as U+FFFD where a store cannot keep it), so the
+    job is not left running until its lease expires. A result may escape NUL in JSON."""
+    claimed = await start(backend, now=T0)
+    error = ErrorInfo(type="ValueError", message="bad\x00byte", traceback="line\x00two")
+    other = await start(backend, now=T0)
+
+    applied = await backend.finish_many(
+        [
+            outcome(claimed, JobState.DEAD, error=error),
+            outcome(other, JobState.SUCCEEDED, result_json='{"text": "a\\u0000b"}'),
+        ],
+        now=at(2),
+    )
+
+    assert applied == [claimed.id, other.id]
+    job = await require(backend, claimed.id)
+    assert job.state is JobState.DEAD
+    assert job.error is not None
+    assert job.error.replace("\ufffd", "\x00") == "ValueError: bad\x00byte"
+    [attempt] = await backend.list_attempts(claimed.id)
+    assert attempt.error_message is not None
+    assert attempt.error_message.replace("\ufffd", "\x00") == "bad\x00byte"
+    assert (await require(backend, other.id)).result == {"text": "a\x00b"}
+
+
 async def test_finish_dead_is_terminal_with_the_error(backend: Backend) -> None:
     claimed = await start(backend, now=T0)
 

@@ -18,11 +18,13 @@ import pytest
 from psycopg import sql
 
 from conveyor.backends import open_backend
-from conveyor.backends.base import Lease, LeaseParams
+from conveyor.backends.base import Lease, LeaseParams, Outcome
 from conveyor.backends.postgres import PostgresBackend
+from conveyor.backends.postgres.backend import _finish_document
 from conveyor.backends.postgres.connection import migrations, parse_url
 from conveyor.backends.postgres.pools import POOL_MAX_SIZE
 from conveyor.errors import ConfigurationError, SchemaOutOfDateError, StoreUnavailableError
+from conveyor.states import JobState
 from tests.backends.conformance import T0, claim, enqueue, new_job
 from tests.postgres_schemas import fresh_postgres_schema, with_schema
 
@@ -129,6 +131,36 @@ async def test_claim_walks_the_claim_index(backend: PostgresBackend, url: str) -
         plan = "\n".join(row[0] for row in await cursor.fetchall())
     assert "jobs_claim" in plan, plan
     assert "Sort" not in plan, plan  # the index yields claim order: no sort of the backlog
+
+
+async def test_finish_and_heartbeat_look_jobs_up_by_key_without_statistics(
+    backend: PostgresBackend, url: str
+) -> None:
+    # Never analyzed (autovacuum off or not yet run): the planner then costs 100 key
+    # probes above a scan of the whole table, unless told the batch is small.
+    await backend.enqueue_many([new_job() for _ in range(20_000)], now=T0)
+    claimed = await claim(backend, limit=100, now=T0)
+    outcomes = [
+        Outcome(job_id=j.id, lease_token=j.lease_token, state=JobState.SUCCEEDED, reason="ok")
+        for j in claimed
+    ]
+    bound_finish = _finish_document(outcomes) | {"now": T0}
+    bound_heartbeat = {
+        "now": T0,
+        "lease_seconds": 30.0,
+        "ids": [j.id for j in claimed],
+        "tokens": [j.lease_token for j in claimed],
+    }
+    target = parse_url(url)
+    async with await psycopg.AsyncConnection.connect(target.conninfo, autocommit=True) as conn:
+        for statement, bound in (
+            (backend.statements.FINISH_MANY, bound_finish),
+            (backend.statements.EXTEND_LEASES, bound_heartbeat),
+        ):
+            cursor = await conn.execute(("EXPLAIN " + statement).encode(), bound, prepare=False)
+            plan = "\n".join(row[0] for row in await cursor.fetchall())
+            assert "jobs_pkey" in plan, plan
+            assert "Seq Scan on jobs" not in plan, plan
 
 
 async def test_read_events_never_skips_an_event_that_commits_late(

@@ -1,7 +1,7 @@
 """Enqueue on any psycopg connection: the store's pool, or a caller's own connection
 inside its open transaction (transactional enqueue), async or sync.
 
-One statement inserts the whole batch (``ENQUEUE_JOBS``, arrays + ``unnest``; a single
+One statement inserts the whole batch (``ENQUEUE_JOBS``, one JSON document; a single
 job goes through ``ENQUEUE_ONE``, the same statement with scalar parameters): one round
 trip and, on an autocommit connection, one commit. Only when a job of the batch carries
 an idempotency key that was already taken does a second statement read the holders
@@ -12,6 +12,7 @@ in one transaction, so the holder read is the one that blocked the insert.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,20 +54,38 @@ def _insert(
             "run_at": job.run_at,
             "expire_at": job.expire_at,
         }
-    return statements.ENQUEUE_JOBS, {
-        "now": now,
-        "ids": [job.id for job in jobs],
-        "types": [job.type for job in jobs],
-        "payloads": [job.payload_json for job in jobs],
-        "metas": [job.meta_json for job in jobs],
-        "max_attempts": [job.max_attempts for job in jobs],
-        "queues": [job.queue for job in jobs],
-        "priorities": [job.priority for job in jobs],
-        "tenants": [job.tenant for job in jobs],
-        "keys": [job.idempotency_key for job in jobs],
-        "run_ats": [job.run_at for job in jobs],
-        "expire_ats": [job.expire_at for job in jobs],
-    }
+    return statements.ENQUEUE_JOBS, {"now": now, "jobs": _document(jobs)}
+
+
+def _document(jobs: Sequence[NewJob]) -> str:
+    """ENQUEUE_JOBS's batch: one JSON array of objects (keys left out are NULL).
+
+    One JSON string rather than eleven arrays: psycopg dumps arrays element by element
+    in Python. Payload and meta travel as JSON strings holding their JSON text, so the
+    column gets that text verbatim (a JSON ``null`` payload stays a JSON value).
+    """
+    rows: list[dict[str, object]] = []
+    for job in jobs:
+        row: dict[str, object] = {
+            "id": job.id,
+            "type": job.type,
+            "payload": job.payload_json,
+            "max_attempts": job.max_attempts,
+            "queue": job.queue,
+            "priority": job.priority,
+        }
+        if job.meta_json is not None:
+            row["meta"] = job.meta_json
+        if job.tenant is not None:
+            row["tenant"] = job.tenant
+        if job.idempotency_key is not None:
+            row["idempotency_key"] = job.idempotency_key
+        if job.run_at is not None:
+            row["run_at"] = job.run_at.isoformat()
+        if job.expire_at is not None:
+            row["expire_at"] = job.expire_at.isoformat()
+        rows.append(row)
+    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
 
 
 def _lookup_params(jobs: Sequence[NewJob], inserted: set[str]) -> dict[str, Any] | None:

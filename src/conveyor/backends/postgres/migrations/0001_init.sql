@@ -175,6 +175,28 @@ LANGUAGE sql SET search_path FROM CURRENT AS $$
     SELECT pg_notify('conveyor:' || current_schema(), q) FROM unnest(queues) AS q;
 $$;
 
+-- The batches of FINISH_MANY (a JSON array of outcome objects) and EXTEND_LEASES (id and
+-- token arrays), as rows. ROWS 1 is a planner hint, not a truth: the statements join
+-- these rows to jobs by primary key, and with the default estimate of 100 rows the
+-- planner, on a table it has no statistics for (never analyzed: autovacuum off or not
+-- yet run), costs 100 key probes above one sequential scan and hash-joins the batch
+-- against every row of jobs (measured on 20,000 jobs: the join of a finish of 100 took
+-- 3.9 ms that way, 0.3 ms by key). SET search_path keeps the functions from being
+-- inlined, which would bring the default estimate back.
+CREATE FUNCTION outcome_rows(batch json) RETURNS TABLE (
+    id text, token text, state text, reason text, result text, error text,
+    retry_in float8, error_type text, error_message text, traceback text)
+LANGUAGE sql STABLE ROWS 1 SET search_path FROM CURRENT AS $$
+    SELECT * FROM json_to_recordset(batch) AS i(
+        id text, token text, state text, reason text, result text, error text,
+        retry_in float8, error_type text, error_message text, traceback text);
+$$;
+
+CREATE FUNCTION lease_rows(ids text[], tokens text[]) RETURNS TABLE (id text, token text)
+LANGUAGE sql STABLE ROWS 1 SET search_path FROM CURRENT AS $$
+    SELECT * FROM unnest(ids, tokens);
+$$;
+
 CREATE FUNCTION jobs_inserted() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
