@@ -9,6 +9,7 @@ a store): these tests talk to PostgreSQL with psycopg directly.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,14 +19,15 @@ import pytest
 from psycopg import sql
 
 from conveyor.backends import open_backend
-from conveyor.backends.base import Lease, LeaseParams, Outcome
+from conveyor.backends.base import ClaimParams, Lease, LeaseParams, Outcome
 from conveyor.backends.postgres import PostgresBackend
-from conveyor.backends.postgres.backend import _finish_document
+from conveyor.backends.postgres.backend import HOUSEKEEPING_INTERVAL_SECONDS, _finish_document
 from conveyor.backends.postgres.connection import migrations, parse_url
 from conveyor.backends.postgres.pools import POOL_MAX_SIZE
+from conveyor.clock import SystemClock
 from conveyor.errors import ConfigurationError, SchemaOutOfDateError, StoreUnavailableError
 from conveyor.states import JobState
-from tests.backends.conformance import T0, claim, enqueue, new_job
+from tests.backends.conformance import T0, claim, enqueue, new_job, outcome
 from tests.postgres_schemas import fresh_postgres_schema, with_schema
 
 ALL_MIGRATIONS = [migration.name for migration in migrations()]
@@ -161,6 +163,41 @@ async def test_finish_and_heartbeat_look_jobs_up_by_key_without_statistics(
             plan = "\n".join(row[0] for row in await cursor.fetchall())
             assert "jobs_pkey" in plan, plan
             assert "Seq Scan on jobs" not in plan, plan
+
+
+async def test_claims_between_housekeeping_steps_never_take_an_expired_job(
+    backend: PostgresBackend,
+) -> None:
+    # The database's clock (now=None), as in production: the first claim runs the
+    # housekeeping step, the next ones within HOUSEKEEPING_INTERVAL_SECONDS do not.
+    params = ClaimParams(queues=["default"], limit=10, worker_id="w", lease_seconds=30)
+    assert await backend.claim_batch(params) == []
+    past = SystemClock().now() - dt.timedelta(minutes=1)
+    [expired] = await backend.enqueue_many([new_job(expire_at=past)])
+    [fresh] = await backend.enqueue_many([new_job()])
+
+    claimed = await backend.claim_batch(params)  # no housekeeping step: too soon
+
+    assert [job.id for job in claimed] == [fresh.job.id]
+    still = await backend.get(expired.job.id)
+    assert still is not None
+    assert still.state is JobState.QUEUED  # not run, and not yet cancelled either
+    await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
+    assert await backend.claim_batch(params) == []
+    gone = await backend.get(expired.job.id)
+    assert gone is not None
+    assert (gone.state, gone.reason) == (JobState.CANCELLED, "expired")
+
+
+async def test_a_retry_due_at_once_is_claimed_by_the_next_claim(backend: PostgresBackend) -> None:
+    params = ClaimParams(queues=["default"], limit=10, worker_id="w", lease_seconds=30)
+    await backend.enqueue_many([new_job()])
+    [first] = await backend.claim_batch(params)
+    await backend.finish_many([outcome(first, JobState.RETRYING, retry_in=0)])
+
+    [again] = await backend.claim_batch(params)  # within the interval, yet promoted
+
+    assert (again.id, again.attempt) == (first.id, 2)
 
 
 async def test_read_events_never_skips_an_event_that_commits_late(

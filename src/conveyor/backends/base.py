@@ -57,7 +57,9 @@ class ClaimParams:
     In the same atomic step the store first moves due ``scheduled``/``retrying`` jobs
     of these queues to ``queued`` and cancels waiting jobs whose ``expire_at`` passed
     (reason ``expired``). Jobs are taken by priority (higher first), then ``run_at``,
-    then id.
+    then id. A job whose ``expire_at`` passed is never claimed. With ``now=None`` (the
+    store's clock) a store may run that first step only every so often (PostgreSQL:
+    every 0.1 s per set of queues), so a due job may wait that long to be promoted.
     """
 
     queues: Sequence[str]

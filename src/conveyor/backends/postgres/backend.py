@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import secrets
 import threading
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -62,6 +63,11 @@ from conveyor.states import JobState
 
 #: Most jobs one claim expires, and most it promotes.
 CLAIM_HOUSEKEEPING_LIMIT = 500
+#: With the database's clock (``now=None``), the claims of one backend instance run the
+#: housekeeping step (expire, promote due jobs) for a set of queues at most this often;
+#: the other claims are one autocommit statement. Measured on an idle worker, a claim
+#: of one job took 3.4 ms with the step and its transaction, 2.2 ms without.
+HOUSEKEEPING_INTERVAL_SECONDS = 0.1
 
 LEASE_EXPIRED_ERROR = "lease expired: the worker stopped heartbeating (crashed or was killed)"
 
@@ -86,6 +92,8 @@ class PostgresBackend:
         self._lock = threading.Lock()
         self._open = False
         self._wakeups: Wakeups | None = None
+        # Queue set -> time.monotonic() after which a claim housekeeps again.
+        self._housekeep_after: dict[tuple[str, ...], float] = {}
 
     def __repr__(self) -> str:
         return f"PostgresBackend(schema={self._target.schema!r})"
@@ -272,17 +280,20 @@ class PostgresBackend:
             raise translate_error(exc, self._target) from exc
 
     async def claim_batch(self, params: ClaimParams) -> list[ClaimedJob]:
-        """Expire, promote and claim in one transaction and one round trip."""
+        """Expire, promote and claim in one transaction and one round trip.
+
+        With ``now=None`` (the database's clock: production) the expire and promote
+        step runs at most every ``HOUSEKEEPING_INTERVAL_SECONDS`` per set of queues, and
+        the claims in between are the claim statement alone: a due job may then wait
+        that long to be promoted (an idle worker looks once a second anyway: nobody
+        announces a due job), and an expired one is skipped by the claim, never run.
+        With an explicit ``now`` every claim runs the step, as the protocol describes.
+        """
         if params.limit < 1 or not params.queues:
             return []
         s = self._statements
         token = secrets.token_hex(16)
         queues = list(dict.fromkeys(params.queues))
-        housekeeping = {
-            "now": params.now,
-            "queues": queues,
-            "step_limit": CLAIM_HOUSEKEEPING_LIMIT,
-        }
         claim = {
             "now": params.now,
             "queues": queues,
@@ -291,29 +302,35 @@ class PostgresBackend:
             "lease_seconds": params.lease_seconds,
             "worker_id": params.worker_id,
         }
+        if params.now is None and not self._housekeeping_due(tuple(queues)):
+            async with self._connection() as connection:
+                cursor = await connection.execute(s.CLAIM_BATCH, claim)
+                found = await cursor.fetchall()
+            return _claimed(found, token)
+        housekeeping = {
+            "now": params.now,
+            "queues": queues,
+            "step_limit": CLAIM_HOUSEKEEPING_LIMIT,
+        }
         async with self._connection() as connection:
             async with connection.pipeline(), connection.transaction():
                 await connection.execute(s.HOUSEKEEP_FOR_CLAIM, housekeeping)
                 cursor = await connection.execute(s.CLAIM_BATCH, claim)
             found = await cursor.fetchall()
-        # RETURNING order is unspecified: hand the jobs out in claim order.
-        found.sort(key=lambda row: (-row[6], row[9], row[0]))
-        return [
-            ClaimedJob(
-                id=row[0],
-                type=row[1],
-                payload_json=row[2],
-                attempt=row[3],
-                max_attempts=row[4],
-                lease_token=token,
-                queue=row[5],
-                priority=row[6],
-                tenant=row[7],
-                idempotency_key=row[8],
-                meta_json=row[10],
-            )
-            for row in found
-        ]
+        return _claimed(found, token)
+
+    def _housekeeping_due(self, queues: tuple[str, ...]) -> bool:
+        """Whether a claim of ``queues`` runs the housekeeping step now (and if so, the
+        next one waits ``HOUSEKEEPING_INTERVAL_SECONDS``)."""
+        now = time.monotonic()
+        if now < self._housekeep_after.get(queues, 0.0):
+            return False
+        self._housekeep_after[queues] = now + HOUSEKEEPING_INTERVAL_SECONDS
+        return True
+
+    def _housekeep_soon(self) -> None:
+        """Let the next claim of every queue set run the housekeeping step."""
+        self._housekeep_after.clear()
 
     async def extend_leases(self, params: LeaseParams) -> list[JobId]:
         """Renew the leases still owned, in one statement, on the heartbeat connection
@@ -349,6 +366,11 @@ class PostgresBackend:
         async with self._connection() as connection:
             cursor = await connection.execute(self._statements.FINISH_MANY, bound)
             applied = {row[0] for row in await cursor.fetchall()}
+        if any(
+            o.state == JobState.RETRYING and o.retry_in <= HOUSEKEEPING_INTERVAL_SECONDS
+            for o in outcomes
+        ):
+            self._housekeep_soon()  # a retry due at once must not wait for the interval
         # In the order given, once each.
         return [job_id for job_id in dict.fromkeys(o.job_id for o in outcomes) if job_id in applied]
 
@@ -626,3 +648,24 @@ def _without_nul(rows: list[dict[str, object]]) -> str:
             if key != "result" and isinstance(value, str):
                 row[key] = value.replace("\x00", "\ufffd")
     return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+
+
+def _claimed(found: list[Any], token: str) -> list[ClaimedJob]:
+    """CLAIM_BATCH's rows as claimed jobs, in claim order (RETURNING order is not)."""
+    found.sort(key=lambda row: (-row[6], row[9], row[0]))
+    return [
+        ClaimedJob(
+            id=row[0],
+            type=row[1],
+            payload_json=row[2],
+            attempt=row[3],
+            max_attempts=row[4],
+            lease_token=token,
+            queue=row[5],
+            priority=row[6],
+            tenant=row[7],
+            idempotency_key=row[8],
+            meta_json=row[10],
+        )
+        for row in found
+    ]

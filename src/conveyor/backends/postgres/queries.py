@@ -111,7 +111,9 @@ SELECT {schema}.housekeep_for_claim(
 )
 """
 
-# claim step 2, queued -> running with a fresh lease. Index: jobs_claim, walked per queue
+# claim step 2, queued -> running with a fresh lease; a queued job whose expire_at
+# passed is never taken, whether or not step 1 ran just before (see claim_batch).
+# Index: jobs_claim, walked per queue
 # (the LATERAL), each walk already in (priority DESC, run_at, id) order and stopped at
 # LIMIT, so the cost follows LIMIT times the number of queues, not the backlog. FOR
 # UPDATE SKIP LOCKED: concurrent claimers take disjoint rows without waiting. With
@@ -124,6 +126,7 @@ picked AS (
     CROSS JOIN LATERAL (
         SELECT j.id, j.priority, j.run_at FROM {schema}.jobs j
         WHERE j.state = 'queued' AND j.queue = q.name AND j.run_at <= t.now
+          AND (j.expire_at IS NULL OR j.expire_at > t.now)
         ORDER BY j.priority DESC, j.run_at, j.id
         LIMIT %(limit)s
         FOR UPDATE OF j SKIP LOCKED
@@ -146,6 +149,7 @@ RETURNING j.id, j.type, j.payload::text, j.attempts, j.max_attempts, j.queue, j.
 CLAIM_WALK = """
 SELECT j.id FROM {schema}.jobs j
 WHERE j.state = 'queued' AND j.queue = %(queue)s AND j.run_at <= %(now)s
+  AND (j.expire_at IS NULL OR j.expire_at > %(now)s)
 ORDER BY j.priority DESC, j.run_at, j.id
 LIMIT %(limit)s
 FOR UPDATE OF j SKIP LOCKED
