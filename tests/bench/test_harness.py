@@ -15,9 +15,11 @@ import pytest
 import redis
 from bench.libraries import LINEUPS
 from bench.libraries.conveyor import Conveyor
+from bench.plan import WORKLOADS, Plan
 from bench.probe import read_totals
 from bench.report import Row, goals
 from bench.stats import Summary
+from bench.suite import Suite
 
 from bench import places
 from conveyor.backends import _SCHEMES
@@ -144,3 +146,37 @@ def test_a_postgres_schema_place_is_dropped_afterwards(postgres_url: str, tmp_pa
             "SELECT count(*) FROM pg_namespace WHERE nspname = %s", (place.schema,)
         ).fetchone()
     assert found == (0,)
+
+
+def test_a_run_limited_to_some_workloads_measures_only_those(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plan = Plan.build(quick=False, jobs=100, repeat=1, only=None, workloads=("w3", "raw"))
+    assert Plan.build(quick=False, jobs=100, repeat=1, only=None).workloads == WORKLOADS
+    ran: list[str] = []
+    for method, name in (
+        ("raw_ceilings", "raw"),
+        ("enqueue", "w1"),
+        ("bulk_enqueue", "w1b"),
+        ("drain", "w2"),
+        ("latency", "w3"),
+        ("io_bound", "w4"),
+    ):
+        monkeypatch.setattr(Suite, method, lambda self, name=name: ran.append(name))
+    libraries = {"conveyor": Conveyor.create("sqlite")}
+
+    Suite(plan, "sqlite", tmp_path, libraries).run()
+
+    assert ran == ["raw", "w3"]
+
+
+def test_an_unknown_workload_is_refused_by_the_command_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--workload", "w9"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'w9'" in result.stderr
