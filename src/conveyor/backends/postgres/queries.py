@@ -47,9 +47,13 @@ MIGRATIONS_TABLE_EXISTS = "SELECT to_regclass(%(table)s) IS NOT NULL"
 # exactly one row is inserted (the others wait for its commit, then do nothing), and
 # within a batch the first occurrence wins (rows are inserted in ordinality order).
 # Returns the ids inserted; the backend reads the holders of the other keys with
-# FIND_BY_IDEMPOTENCY_KEYS. A duplicate id is a caller bug and still fails.
+# FIND_BY_IDEMPOTENCY_KEYS. A duplicate id is a caller bug and still fails. The same
+# statement appends each inserted job's 'enqueued' event (the BEFORE trigger has
+# announced the writer by then: it fires when the INSERT starts) and notifies the
+# queues that got runnable jobs; jobs has no AFTER INSERT trigger.
 _ENQUEUE_HEAD = """
-WITH t AS (SELECT coalesce(%(now)s::timestamptz, statement_timestamp()) AS now)
+WITH t AS (SELECT coalesce(%(now)s::timestamptz, statement_timestamp()) AS now),
+inserted AS (
 INSERT INTO {schema}.jobs (
     id, type, state, payload, meta, reason, max_attempts, queue, priority, tenant,
     idempotency_key, created_at, run_at, expire_at, state_changed_at
@@ -62,7 +66,16 @@ FROM t, """
 _ENQUEUE_TAIL = """
 ON CONFLICT (idempotency_key, coalesce(tenant, '')) WHERE idempotency_key IS NOT NULL
 DO NOTHING
-RETURNING id, created_at
+RETURNING id, created_at, state, reason, queue, state_changed_at
+), appended AS (
+    INSERT INTO {schema}.events (id, job_id, at, kind, state, reason)
+    SELECT nextval('{schema}.event_ids'), id, state_changed_at, 'state', state, reason
+    FROM inserted
+), woken AS (
+    SELECT {schema}.notify_runnable(array_agg(DISTINCT queue)) AS sent
+    FROM inserted WHERE state = 'queued'
+)
+SELECT i.id, i.created_at FROM inserted i, woken
 """
 ENQUEUE_JOBS = (
     _ENQUEUE_HEAD
