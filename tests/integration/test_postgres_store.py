@@ -200,6 +200,39 @@ async def test_a_retry_due_at_once_is_claimed_by_the_next_claim(backend: Postgre
     assert (again.id, again.attempt) == (first.id, 2)
 
 
+async def test_connections_of_ended_event_loops_are_closed(
+    backend: PostgresBackend, url: str
+) -> None:
+    """One asyncio.run() per call (a script, a sync web view) is a new loop each time:
+    the connections of the loops that ended are closed when the next loop arrives, not
+    kept until the server refuses new ones."""
+    pids: list[int] = []
+
+    async def one_call() -> None:
+        await backend.get("no-such-job")
+        async with backend._connection() as connection:
+            pids.append(connection.info.backend_pid)
+
+    def five_loops() -> None:
+        for _ in range(5):
+            asyncio.run(one_call())
+
+    await asyncio.to_thread(five_loops)
+
+    target = parse_url(url)
+    async with await psycopg.AsyncConnection.connect(target.conninfo, autocommit=True) as conn:
+        cursor = await conn.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+        alive = {row[0] for row in await cursor.fetchall()}
+    assert len(set(pids)) == 5
+    assert alive <= {pids[-1]}  # only the last loop's, until the next loop or close()
+    await backend.close()
+    async with await psycopg.AsyncConnection.connect(target.conninfo, autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]
+        )
+        assert await cursor.fetchone() == (0,)
+
+
 async def test_read_events_never_skips_an_event_that_commits_late(
     backend: PostgresBackend, url: str
 ) -> None:

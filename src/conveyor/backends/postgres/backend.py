@@ -164,7 +164,9 @@ class PostgresBackend:
         for loop, connections in loops.items():
             if loop is current:
                 await connections.close()
-            elif loop.is_running() and not loop.is_closed():
+            elif loop.is_closed():
+                connections.abandon()
+            elif loop.is_running():
                 future = asyncio.run_coroutine_threadsafe(connections.close(), loop)
                 try:
                     async with asyncio.timeout(10):
@@ -196,6 +198,12 @@ class PostgresBackend:
         if not self._open:
             raise self._not_open()
         # First use from another event loop (e.g. the sync portal): connections of its own.
+        # Loops that have ended since (one asyncio.run() per request...) leave theirs.
+        with self._lock:
+            ended = [known for known in self._loops if known.is_closed()]
+            abandoned = [self._loops.pop(known) for known in ended]
+        for stale in abandoned:
+            stale.abandon()
         connections = LoopConnections(self._target.conninfo, loop)
         try:
             await connections.open()

@@ -9,12 +9,20 @@ heartbeat (a lost lease would make a healthy job run twice).
 
 Every connection is in autocommit mode (each statement is its own transaction unless
 a method opens one), runs in UTC, and prepares statements on first use.
+
+A loop can end before the backend does (each ``asyncio.run()`` of a script or a sync
+web view is a new loop): its connections can no longer be closed the async way, so
+``abandon()`` closes their sockets directly. The backend does that for every closed
+loop it still knows when a new loop arrives and at ``close()``, so a process that
+runs one short loop per request keeps at most one idle pool, instead of one server
+connection more per loop until the server refuses new ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import select
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -78,12 +86,13 @@ class LoopConnections:
     def __init__(self, conninfo: str, loop: asyncio.AbstractEventLoop) -> None:
         self.conninfo = conninfo
         self.loop = loop
+        self._made: weakref.WeakSet[AsyncConn] = weakref.WeakSet()  # for abandon()
         self.pool = AsyncConnectionPool(
             conninfo,
             min_size=POOL_MIN_SIZE,
             max_size=POOL_MAX_SIZE,
             kwargs=_CONNECTION_KWARGS,
-            configure=_configure,
+            configure=self._configure,
             check=_check,
             open=False,
             timeout=CONNECT_TIMEOUT_SECONDS,
@@ -91,6 +100,10 @@ class LoopConnections:
         )
         self._heartbeat: AsyncConn | None = None
         self._heartbeat_lock = asyncio.Lock()
+
+    async def _configure(self, connection: AsyncConn) -> None:
+        await _configure(connection)
+        self._made.add(connection)
 
     async def open(self) -> None:
         """Open the pool, waiting for its first connection (raises psycopg's
@@ -104,12 +117,23 @@ class LoopConnections:
             connection = self._heartbeat
             if connection is None or connection.closed or connection.broken:
                 connection = self._heartbeat = await connect(self.conninfo)
+                self._made.add(connection)
             try:
                 yield connection
             except psycopg.Error:
                 self._heartbeat = None
                 await connection.close()
                 raise
+
+    def abandon(self) -> None:
+        """Close every connection made here, without the event loop (which has closed:
+        nothing can be awaited on it any more). Each one's socket is closed at once
+        (libpq's ``PQfinish``, which tells the server goodbye); the pool object and its
+        cancelled tasks are left to the garbage collector."""
+        self._heartbeat = None
+        for connection in list(self._made):
+            if not connection.closed:
+                connection.pgconn.finish()
 
     async def close(self) -> None:
         """Close the pool and the heartbeat connection (on this object's loop)."""
