@@ -298,7 +298,11 @@ async def test_crash_rescue_counts_as_attempt_and_poison_goes_dead(
 
     job = await poison.enqueue({})
     barrier = ClaimBarrier()
-    stuck = asyncio.create_task(app.worker(burst=True, hooks=barrier.hooks()).run())
+    # duties=False: the worker's own reaper (every 2 s of real time, on the fake clock)
+    # must not race run_duties below; with SKIP LOCKED, the loser reaps nothing and the
+    # job still reads as running (seen once in CI).
+    stuck_worker = app.worker(burst=True, hooks=barrier.hooks(), duties=False)
+    stuck = asyncio.create_task(stuck_worker.run())
     await barrier.wait_claimed(timeout=10)
     clock.advance(app.settings.lease_seconds + 1)
     await run_duties(app)
