@@ -1,4 +1,5 @@
-"""What every store builds the same way: the job it just inserted, and listing cursors.
+"""What every store builds the same way: the job it just inserted, the jobs a SQL claim
+returned, and listing cursors.
 
 Pure: no I/O, no driver. Each store keeps its own cursor prefix, so a cursor from one
 store is refused by another instead of resuming at a wrong place.
@@ -10,8 +11,10 @@ import base64
 import binascii
 import datetime as dt
 import json
+from collections.abc import Sequence
+from typing import Any
 
-from conveyor.backends.base import NewJob
+from conveyor.backends.base import ClaimedJob, NewJob
 from conveyor.errors import InvalidCursorError
 from conveyor.models import Job
 from conveyor.states import JobState
@@ -37,6 +40,30 @@ def job_from_new(job: NewJob, *, created_at: dt.datetime) -> Job:
         run_at=run_at,
         expire_at=None if job.expire_at is None else job.expire_at.astimezone(dt.UTC),
     )
+
+
+def claimed_jobs(rows: Sequence[Sequence[Any]], lease_token: str) -> list[ClaimedJob]:
+    """The jobs of a SQL claim (SQLite's and PostgreSQL's ``CLAIM_BATCH``), in claim
+    order: priority high to low, then ``run_at``, then id (``RETURNING`` order is
+    unspecified). Row layout: id, type, payload, attempts, max_attempts, queue,
+    priority, tenant, idempotency_key, run_at, meta."""
+    ordered = sorted(rows, key=lambda row: (-row[6], row[9], row[0]))
+    return [
+        ClaimedJob(
+            id=row[0],
+            type=row[1],
+            payload_json=row[2],
+            attempt=row[3],
+            max_attempts=row[4],
+            lease_token=lease_token,
+            queue=row[5],
+            priority=row[6],
+            tenant=row[7],
+            idempotency_key=row[8],
+            meta_json=row[10],
+        )
+        for row in ordered
+    ]
 
 
 def encode_cursor(last_id: str, *, prefix: str) -> str:

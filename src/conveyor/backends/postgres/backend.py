@@ -36,6 +36,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from conveyor.backends import records
 from conveyor.backends.base import (
     ClaimedJob,
     ClaimParams,
@@ -314,7 +315,7 @@ class PostgresBackend:
             async with self._connection() as connection:
                 cursor = await connection.execute(s.CLAIM_BATCH, claim)
                 found = await cursor.fetchall()
-            return _claimed(found, token)
+            return records.claimed_jobs(found, token)
         housekeeping = {
             "now": params.now,
             "queues": queues,
@@ -325,7 +326,7 @@ class PostgresBackend:
                 await connection.execute(s.HOUSEKEEP_FOR_CLAIM, housekeeping)
                 cursor = await connection.execute(s.CLAIM_BATCH, claim)
             found = await cursor.fetchall()
-        return _claimed(found, token)
+        return records.claimed_jobs(found, token)
 
     def _housekeeping_due(self, queues: tuple[str, ...]) -> bool:
         """Whether a claim of ``queues`` runs the housekeeping step now (and if so, the
@@ -656,24 +657,3 @@ def _without_nul(rows: list[dict[str, object]]) -> str:
             if key != "result" and isinstance(value, str):
                 row[key] = value.replace("\x00", "\ufffd")
     return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
-
-
-def _claimed(found: list[Any], token: str) -> list[ClaimedJob]:
-    """CLAIM_BATCH's rows as claimed jobs, in claim order (RETURNING order is not)."""
-    found.sort(key=lambda row: (-row[6], row[9], row[0]))
-    return [
-        ClaimedJob(
-            id=row[0],
-            type=row[1],
-            payload_json=row[2],
-            attempt=row[3],
-            max_attempts=row[4],
-            lease_token=token,
-            queue=row[5],
-            priority=row[6],
-            tenant=row[7],
-            idempotency_key=row[8],
-            meta_json=row[10],
-        )
-        for row in found
-    ]

@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
+from conveyor.backends import records
 from conveyor.backends.base import ClaimedJob, Enqueued, Lease, NewApiKey, NewJob, Outcome
 from conveyor.backends.sqlite import queries
 from conveyor.backends.sqlite.connection import connect, immediate_transaction, migrate
@@ -159,24 +160,7 @@ class SQLiteStore:
                     "lease_expires_at": lease_expires_us,
                 },
             ).fetchall()
-        # RETURNING order is unspecified: hand the jobs out in claim order.
-        rows.sort(key=_claim_order)
-        return [
-            ClaimedJob(
-                id=row[0],
-                type=row[1],
-                payload_json=row[2],
-                attempt=row[3],
-                max_attempts=row[4],
-                lease_token=token,
-                queue=row[5],
-                priority=row[6],
-                tenant=row[7],
-                idempotency_key=row[8],
-                meta_json=row[10],
-            )
-            for row in rows
-        ]
+        return records.claimed_jobs(rows, token)
 
     def extend_leases(self, leases: Sequence[Lease], lease_expires_us: int) -> list[JobId]:
         """Renew the leases still held; return their job ids."""
@@ -292,11 +276,6 @@ class SQLiteStore:
                 queries.REVOKE_API_KEY, {"id": key_id, "now": now_us}
             ).fetchone()
         return None if row is None else api_key_from_row(row)
-
-
-def _claim_order(row: sqlite3.Row) -> tuple[int, int, str]:
-    # (priority DESC, run_at, id), as CLAIM_BATCH picks them.
-    return (-row[6], row[9], row[0])
 
 
 def _finish_params(outcome: Outcome, now_us: int) -> dict[str, object]:
